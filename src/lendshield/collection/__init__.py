@@ -1,0 +1,1 @@
+"""The collection guard: masked contact, permitted hours and people, message screening, evidence."""

@@ -1,0 +1,3 @@
+"""Tables of the collection domain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the consent domain."""
+
+from __future__ import annotations

@@ -1,0 +1,108 @@
+"""Synthetic demo data: borrowers (Faker zh_CN), their emergency contacts, loans and demo staff.
+
+Every subject made here is marked ``synthetic``; none is a real person.
+"""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from faker import Faker
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import select
+from stdnum import luhn
+
+from lendshield.loans.models import LoanRow
+from lendshield.principals import Principal
+from lendshield.principals import service as principals
+from lendshield.principals.models import PrincipalRow
+from lendshield.runtime import Runtime
+from lendshield.subjects import service as subjects
+
+DEMO_STAFF = {
+    "demo-collector": ["collector"],
+    "demo-supervisor": ["collection_supervisor"],
+    "demo-risk": ["risk_officer"],
+    "demo-service": ["customer_service"],
+    "demo-officer": ["protection_officer"],
+    "demo-device": ["device_operator"],
+    "demo-auditor": ["auditor"],
+    "demo-loan-system": ["loan_system"],
+}
+
+
+def unionpay_card(rng: random.Random) -> str:
+    body = "62" + "".join(str(rng.randrange(10)) for _ in range(15))
+    return body + luhn.calc_check_digit(body)
+
+
+def imei(rng: random.Random) -> str:
+    body = "35" + "".join(str(rng.randrange(10)) for _ in range(12))
+    return body + luhn.calc_check_digit(body)
+
+
+def _staff(session: object, rt: Runtime) -> dict[str, Principal]:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    out = {}
+    for name, roles in DEMO_STAFF.items():
+        row = session.scalar(select(PrincipalRow).where(PrincipalRow.name == name))
+        if row is None:
+            out[name] = principals.create_principal(session, None, rt.catalog, name=name, kind="staff", roles=roles, now=rt.clock.now())
+        else:
+            out[name] = principals.get_principal(session, row.id)
+    return out
+
+
+def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progress: Console | None = None) -> int:
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    with rt.sessions() as session:
+        staff = _staff(session, rt)
+        session.commit()
+    loader = staff["demo-loan-system"]
+    collector = staff["demo-collector"]
+    made = 0
+    with Progress(console=progress or Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("seeding synthetic borrowers", total=borrowers)
+        for start in range(0, borrowers, 100):
+            with rt.sessions() as session:
+                for _ in range(min(100, borrowers - start)):
+                    fields = {
+                        "name": fake.name(),
+                        "resident_id": fake.ssn(min_age=18, max_age=65),  # type: ignore[call-arg]
+                        "mobile": fake.phone_number(),
+                        "address": fake.address().rsplit(" ", 1)[0],
+                        "bank_card": unionpay_card(rng),
+                        "income": str(rng.randrange(3000, 40000)),
+                        "employer": fake.company(),
+                        "device_imei": imei(rng),
+                    }
+                    contact = subjects.NewContact(
+                        relation=rng.choice(["配偶", "父母", "同事", "朋友"]), fields={"name": fake.name(), "mobile": fake.phone_number()}
+                    )
+                    sid, _ = subjects.create_subject(
+                        session, rt, loader, kind="borrower", fields=fields, contacts=[contact], synthetic=True
+                    )
+                    overdue = rng.choice([0, 0, 0, 0, 3, 15, 35, 70, 120])
+                    session.add(
+                        LoanRow(
+                            id=f"DEMO-{fake.unique.numerify('########')}",
+                            borrower_id=sid,
+                            principal_amount=Decimal(rng.randrange(1000, 50000)),
+                            status="overdue" if overdue else "current",
+                            overdue_days=overdue,
+                            assigned_collector_id=collector.id if overdue else None,
+                            synthetic=True,
+                            created_at=rt.clock.now(),
+                            updated_at=rt.clock.now(),
+                        )
+                    )
+                    made += 1
+                session.commit()
+            bar.advance(task, min(100, borrowers - start))
+    return made

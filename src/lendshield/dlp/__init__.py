@@ -1,0 +1,1 @@
+"""Leak prevention: the PII scanner, redaction, export fingerprints and leak tracing."""

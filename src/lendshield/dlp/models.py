@@ -1,0 +1,3 @@
+"""Tables of the dlp domain."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Loan state mirrored from the lender's loan system (overdue days, assignment, payoff)."""

@@ -1,0 +1,3 @@
+"""Tables of the policy domain."""
+
+from __future__ import annotations

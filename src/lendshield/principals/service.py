@@ -1,0 +1,179 @@
+"""Principals and API tokens. Tokens are ``lsk_<id>.<secret>``; only a digest is stored."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lendshield import ledger
+from lendshield.catalog import Catalog
+from lendshield.crypto import constant_time_equal, random_token, token_digest
+from lendshield.errors import Forbidden, NotFound
+from lendshield.principals.errors import InvalidToken, PrincipalExists, UnknownRole
+from lendshield.principals.models import ApiTokenRow, PrincipalRow
+from lendshield.principals.principal import Principal
+
+TOKEN_PREFIX = "lsk_"
+_DUMMY_DIGEST = token_digest("lsk_dummy.dummy")
+
+
+def _to_principal(row: PrincipalRow) -> Principal:
+    return Principal(id=row.id, name=row.name, kind=row.kind, roles=frozenset(row.roles))
+
+
+def require_admin(who: Principal) -> None:
+    if not who.has_role("admin"):
+        raise Forbidden("only an administrator may manage principals")
+
+
+def create_principal(
+    session: Session,
+    who: Principal | None,
+    catalog: Catalog,
+    *,
+    name: str,
+    kind: str,
+    roles: Iterable[str],
+    now: datetime,
+) -> Principal:
+    """Create a principal. ``who`` is None only for the bootstrap admin made by `lendshield init`."""
+    if who is not None:
+        require_admin(who)
+    role_set = sorted(set(roles))
+    unknown = [r for r in role_set if r not in catalog.roles]
+    if unknown or not role_set:
+        raise UnknownRole(f"unknown or missing roles: {', '.join(unknown) or '(none)'}")
+    if kind not in ("staff", "service"):
+        raise UnknownRole("kind must be 'staff' or 'service'")
+    if session.scalar(select(PrincipalRow.id).where(PrincipalRow.name == name)) is not None:
+        raise PrincipalExists("a principal with that name exists")
+    row = PrincipalRow(id=str(uuid.uuid4()), name=name, kind=kind, roles=role_set, active=True, created_at=now)
+    session.add(row)
+    session.flush()
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=now,
+            actor=who.id if who else "bootstrap",
+            action="principal.create",
+            object=f"principal:{row.id}",
+            details={"roles": role_set, "kind": kind},
+        ),
+    )
+    return _to_principal(row)
+
+
+def get_principal(session: Session, principal_id: str) -> Principal:
+    row = session.get(PrincipalRow, principal_id)
+    if row is None:
+        raise NotFound("no such principal")
+    return _to_principal(row)
+
+
+def list_principals(session: Session, who: Principal) -> list[Principal]:
+    require_admin(who)
+    return [_to_principal(r) for r in session.scalars(select(PrincipalRow).order_by(PrincipalRow.name))]
+
+
+def set_active(session: Session, who: Principal, principal_id: str, active: bool, now: datetime) -> Principal:
+    require_admin(who)
+    row = session.get(PrincipalRow, principal_id)
+    if row is None:
+        raise NotFound("no such principal")
+    if row.id == who.id and not active:
+        raise Forbidden("an administrator cannot deactivate themselves")
+    row.active = active
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=now,
+            actor=who.id,
+            action="principal.activate" if active else "principal.deactivate",
+            object=f"principal:{row.id}",
+        ),
+    )
+    return _to_principal(row)
+
+
+def issue_token(
+    session: Session,
+    who: Principal | None,
+    principal_id: str,
+    *,
+    label: str,
+    now: datetime,
+    ttl: timedelta | None = None,
+) -> str:
+    """Issue a token and return it; this is the only time the secret is ever visible."""
+    if who is not None and who.id != principal_id:
+        require_admin(who)
+    if session.get(PrincipalRow, principal_id) is None:
+        raise NotFound("no such principal")
+    token_id = secrets.token_hex(8)
+    secret = random_token(32)
+    token = f"{TOKEN_PREFIX}{token_id}.{secret}"
+    session.add(
+        ApiTokenRow(
+            id=token_id,
+            principal_id=principal_id,
+            digest=token_digest(token),
+            label=label[:120],
+            created_at=now,
+            expires_at=(now + ttl) if ttl else None,
+            revoked_at=None,
+        )
+    )
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=now,
+            actor=who.id if who else "bootstrap",
+            action="principal.token.issue",
+            object=f"principal:{principal_id}",
+            details={"token_id": token_id},
+        ),
+    )
+    return token
+
+
+def revoke_token(session: Session, who: Principal, token_id: str, now: datetime) -> None:
+    row = session.get(ApiTokenRow, token_id)
+    if row is None:
+        raise NotFound("no such token")
+    if row.principal_id != who.id:
+        require_admin(who)
+    row.revoked_at = now
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=now,
+            actor=who.id,
+            action="principal.token.revoke",
+            object=f"principal:{row.principal_id}",
+            details={"token_id": token_id},
+        ),
+    )
+
+
+def authenticate(session: Session, token: str, now: datetime) -> Principal:
+    """Resolve a bearer token to its principal in constant time with respect to the secret."""
+    token_id = ""
+    if token.startswith(TOKEN_PREFIX) and "." in token:
+        token_id = token[len(TOKEN_PREFIX) :].split(".", 1)[0]
+    row = session.get(ApiTokenRow, token_id) if token_id and len(token_id) <= 24 else None
+    presented = token_digest(token)
+    stored = row.digest if row is not None else _DUMMY_DIGEST
+    ok = constant_time_equal(presented, stored)
+    if row is None or not ok or row.revoked_at is not None:
+        raise InvalidToken()
+    if row.expires_at is not None and row.expires_at <= now:
+        raise InvalidToken()
+    principal_row = session.get(PrincipalRow, row.principal_id)
+    if principal_row is None or not principal_row.active:
+        raise InvalidToken()
+    return _to_principal(principal_row)

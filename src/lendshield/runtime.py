@@ -1,0 +1,46 @@
+"""The collaborators a running LendShield process shares: built once from Settings, passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lendshield.catalog import Catalog, load_catalog
+from lendshield.clock import Clock, SystemClock
+from lendshield.crypto import KeyProvider, LocalKeyFile
+from lendshield.db import make_engine, make_sessionmaker
+from lendshield.policy import PolicyEngine
+from lendshield.settings import Settings
+from lendshield.subjects.keycache import DataKeyCache
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: KeyProvider
+    catalog: Catalog
+    policy: PolicyEngine
+    clock: Clock
+    dek_cache: DataKeyCache = field(default_factory=DataKeyCache)
+
+
+def make_key_provider(settings: Settings) -> KeyProvider:
+    return LocalKeyFile(settings.resolved_key_file())
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:
+    engine = engine or make_engine(settings.resolved_database_url())
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        keys=make_key_provider(settings),
+        catalog=load_catalog(settings.policies_dir),
+        policy=PolicyEngine(),
+        clock=clock or SystemClock(),
+        dek_cache=DataKeyCache(settings.dek_cache_size),
+    )

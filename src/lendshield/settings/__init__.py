@@ -1,0 +1,58 @@
+"""The one Settings object. Nothing else in LendShield reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration, built once at the edge (CLI, app factory) and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LENDSHIELD_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    """SQLAlchemy URL; empty means the embedded SQLite file under ``data_dir``."""
+
+    key_provider: Literal["local", "vault"] = "local"
+    key_file: Path | None = None
+    """Local key file; defaults to ``data_dir/keys.json``."""
+    vault_url: str = "http://127.0.0.1:8200"
+    vault_token: SecretStr | None = None
+    vault_transit_key: str = "lendshield-kek"
+
+    policies_dir: Path = _PACKAGE_DIR / "policies"
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    dek_cache_size: int = Field(default=4096, ge=0)
+    """How many unwrapped per-subject data keys a process keeps in memory."""
+
+    ledger_origin: str = "lendshield.example/log"
+    ledger_integrate_interval_s: float = Field(default=1.0, gt=0)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'lendshield.db').resolve()}"
+
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.data_dir / "keys.json"
+
+
+__all__ = ["Settings"]

@@ -1,0 +1,433 @@
+"""The vault's operations. ``read_fields`` is the one place personal fields leave the vault."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from lendshield import ledger
+from lendshield.catalog import FieldInvalid
+from lendshield.crypto import FieldCipher
+from lendshield.errors import Forbidden, InvalidInput
+from lendshield.policy import Decision, Effect, Request
+from lendshield.principals import Principal
+from lendshield.runtime import Runtime
+from lendshield.subjects import vault
+from lendshield.subjects.errors import NotIndexed, ReadDenied, ReasonRequired, TokenNotFound
+from lendshield.subjects.models import (
+    BlindIndexRow,
+    FieldValueRow,
+    SubjectKeyRow,
+    SubjectLinkRow,
+    SubjectRow,
+    TokenRow,
+)
+
+SHRED_ROLES = frozenset({"protection_officer"})
+WRITE_ROLES = frozenset({"admin", "customer_service", "risk_officer", "loan_system", "protection_officer"})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    value: str
+    effect: Effect
+    rule_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectView:
+    subject_id: str
+    kind: str
+    fields: dict[str, FieldView]
+    denied: dict[str, Decision] = field(default_factory=dict)
+    ledger_seq: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class NewContact:
+    relation: str
+    fields: Mapping[str, str]
+
+
+def _validate_fields(rt: Runtime, fields: Mapping[str, str], prefix: str) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for name, raw in fields.items():
+        spec = rt.catalog.field(name, f"{prefix}.{name}")
+        value, _warnings = spec.validate(raw, f"{prefix}.{name}")
+        clean[name] = value
+    return clean
+
+
+def _store_fields(
+    session: Session,
+    rt: Runtime,
+    cipher_subject: str,
+    cipher: FieldCipher,
+    values: Mapping[str, str],
+    who: Principal,
+    version: int = 1,
+) -> None:
+    now = rt.clock.now()
+    for name, value in values.items():
+        session.add(
+            FieldValueRow(
+                subject_id=cipher_subject,
+                field=name,
+                version=version,
+                current=True,
+                ciphertext=cipher.encrypt(name, version, value),
+                created_at=now,
+                created_by=who.id,
+            )
+        )
+        if rt.catalog.fields[name].blind_index:
+            session.add(BlindIndexRow(subject_id=cipher_subject, field=name, digest=vault.blind_index(rt.keys, name, value)))
+
+
+def _require_writer(who: Principal) -> None:
+    if not who.roles & WRITE_ROLES:
+        raise Forbidden("this role may not create or correct personal data")
+
+
+def _create_one(
+    session: Session,
+    rt: Runtime,
+    who: Principal,
+    kind: str,
+    fields: Mapping[str, str],
+    synthetic: bool,
+    timezone: str,
+) -> str:
+    subject_id = str(uuid.uuid4())
+    session.add(
+        SubjectRow(
+            id=subject_id,
+            kind=kind,
+            status="active",
+            synthetic=synthetic,
+            timezone=timezone,
+            created_at=rt.clock.now(),
+        )
+    )
+    session.flush()
+    cipher = vault.new_key(session, rt.keys, subject_id)
+    _store_fields(session, rt, subject_id, cipher, fields, who)
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=rt.clock.now(),
+            actor=who.id,
+            action="subject.create",
+            object=f"{kind}:fields",
+            subject_ref=ledger.subject_ref(rt.keys, subject_id),
+            details={"fields": sorted(fields)},
+        ),
+    )
+    return subject_id
+
+
+def create_subject(
+    session: Session,
+    rt: Runtime,
+    who: Principal,
+    *,
+    kind: str,
+    fields: Mapping[str, str],
+    contacts: Sequence[NewContact] = (),
+    synthetic: bool = False,
+    timezone: str = "Asia/Shanghai",
+) -> tuple[str, list[str]]:
+    """Validate everything first, then store: an invalid value leaves nothing behind.
+
+    Returns the new subject's id and the ids of its emergency contacts (subjects of their own).
+    """
+    _require_writer(who)
+    if kind not in ("borrower", "contact", "canary"):
+        raise InvalidInput("kind must be borrower, contact or canary")
+    if not fields:
+        raise InvalidInput("fields: at least one field is needed")
+    clean = _validate_fields(rt, fields, "fields")
+    clean_contacts = []
+    for i, contact in enumerate(contacts):
+        relation = contact.relation.strip()
+        if not 1 <= len(relation) <= 32:
+            raise FieldInvalid(f"contacts[{i}].relation", "must have 1 to 32 characters")
+        clean_contacts.append((relation, _validate_fields(rt, contact.fields, f"contacts[{i}].fields")))
+    subject_id = _create_one(session, rt, who, kind, clean, synthetic, timezone)
+    contact_ids = []
+    for relation, values in clean_contacts:
+        contact_id = _create_one(session, rt, who, "contact", values, synthetic, timezone)
+        session.add(SubjectLinkRow(borrower_id=subject_id, contact_id=contact_id, relation=relation))
+        contact_ids.append(contact_id)
+    session.flush()
+    return subject_id, contact_ids
+
+
+def _decide(rt: Runtime, who: Principal, names: Sequence[str], purpose: str | None, want_clear: bool) -> dict[str, Decision]:
+    return {
+        name: rt.policy.decide(
+            Request(principal=who, field=rt.catalog.field(name, f"fields.{name}"), purpose=purpose, want_clear=want_clear)
+        )
+        for name in names
+    }
+
+
+def _summarise(decisions: Mapping[str, Decision]) -> tuple[str, str]:
+    effects = {d.effect for d in decisions.values()}
+    summary = effects.pop().value if len(effects) == 1 else "partial"
+    rules = ",".join(sorted({d.rule_id for d in decisions.values()}))
+    return summary, rules
+
+
+def read_fields(
+    session: Session,
+    rt: Runtime,
+    who: Principal,
+    subject_id: str,
+    fields: Sequence[str] | None = None,
+    *,
+    purpose: str | None,
+    reason: str | None,
+    clear: bool = False,
+    via: str = "read",
+) -> SubjectView:
+    """The gate: policy for each field, decrypt or mask, and a ledger entry for the decision.
+
+    A denied read is written to the ledger too; when nothing was allowed it raises ``ReadDenied``
+    after the entry is recorded (the unit of work keeps it).
+    """
+    subject = vault.live_subject(session, subject_id)
+    rows = session.scalars(select(FieldValueRow).where(FieldValueRow.subject_id == subject_id, FieldValueRow.current.is_(True))).all()
+    held = {r.field: r for r in rows}
+    names = list(dict.fromkeys(fields)) if fields else sorted(held)
+    decisions = _decide(rt, who, names, purpose, clear)
+    if clear and any(d.effect is Effect.CLEAR for d in decisions.values()) and not (reason and reason.strip()):
+        raise ReasonRequired()
+    summary, rules = _summarise(decisions) if decisions else ("deny", "no-fields")
+    seq = ledger.append(
+        session,
+        ledger.Entry(
+            time=rt.clock.now(),
+            actor=who.id,
+            action=f"subject.{via}",
+            object="fields:" + ",".join(names),
+            subject_ref=ledger.subject_ref(rt.keys, subject_id),
+            purpose=purpose,
+            decision=summary,
+            rule_id=rules,
+            reason=(reason or None),
+            details={"decisions": {n: [d.effect.value, d.rule_id] for n, d in decisions.items()}},
+        ),
+    )
+    allowed = {n: d for n, d in decisions.items() if d.allowed}
+    denied = {n: d for n, d in decisions.items() if not d.allowed}
+    if not allowed:
+        why = "; ".join(f"{n}: {d.reason or d.rule_id}" for n, d in denied.items()) or "no fields"
+        raise ReadDenied(f"read denied ({why})", rules=sorted({d.rule_id for d in denied.values()}))
+    cipher = vault.cipher_for(session, rt.keys, rt.dek_cache, subject_id)
+    out: dict[str, FieldView] = {}
+    for name, decision in allowed.items():
+        row = held.get(name)
+        if row is None:
+            continue
+        value = cipher.decrypt(name, row.version, row.ciphertext)
+        if decision.effect is not Effect.CLEAR:
+            value = rt.catalog.fields[name].mask(value)
+        out[name] = FieldView(value=value, effect=decision.effect, rule_id=decision.rule_id, version=row.version)
+    return SubjectView(subject_id=subject.id, kind=subject.kind, fields=out, denied=denied, ledger_seq=seq)
+
+
+def correct_field(
+    session: Session,
+    rt: Runtime,
+    who: Principal,
+    subject_id: str,
+    name: str,
+    raw: str,
+    *,
+    reason: str,
+) -> int:
+    """Store a new version of a field; the previous ciphertext stays, no longer current."""
+    _require_writer(who)
+    if not reason.strip():
+        raise ReasonRequired()
+    spec = rt.catalog.field(name, f"fields.{name}")
+    value, _ = spec.validate(raw, f"fields.{name}")
+    vault.live_subject(session, subject_id)
+    cipher = vault.cipher_for(session, rt.keys, rt.dek_cache, subject_id)
+    previous = session.scalar(
+        select(FieldValueRow).where(FieldValueRow.subject_id == subject_id, FieldValueRow.field == name, FieldValueRow.current.is_(True))
+    )
+    version = 1
+    if previous is not None:
+        previous.current = False
+        version = previous.version + 1
+        session.execute(delete(BlindIndexRow).where(BlindIndexRow.subject_id == subject_id, BlindIndexRow.field == name))
+        session.flush()
+    _store_fields(session, rt, subject_id, cipher, {name: value}, who, version=version)
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=rt.clock.now(),
+            actor=who.id,
+            action="subject.correct",
+            object=f"field:{name}",
+            subject_ref=ledger.subject_ref(rt.keys, subject_id),
+            reason=reason,
+            details={"field": name, "version": version},
+        ),
+    )
+    return version
+
+
+def find_by(session: Session, rt: Runtime, who: Principal, name: str, raw: str, *, purpose: str | None) -> list[str]:
+    """Exact lookup through the blind index; the caller needs at least masked access to the field."""
+    spec = rt.catalog.field(name, "field")
+    if not spec.blind_index:
+        raise NotIndexed(f"field '{name}' has no blind index")
+    decision = _decide(rt, who, [name], purpose, False)[name]
+    if not decision.allowed:
+        ledger.append(
+            session,
+            ledger.Entry(
+                time=rt.clock.now(),
+                actor=who.id,
+                action="subject.lookup",
+                object=f"field:{name}",
+                purpose=purpose,
+                decision="deny",
+                rule_id=decision.rule_id,
+            ),
+        )
+        raise ReadDenied(f"lookup denied: {decision.reason or decision.rule_id}", rules=[decision.rule_id])
+    value, _ = spec.validate(raw, "value")
+    digest = vault.blind_index(rt.keys, name, value)
+    ids = list(
+        session.scalars(
+            select(BlindIndexRow.subject_id)
+            .join(SubjectRow, SubjectRow.id == BlindIndexRow.subject_id)
+            .where(BlindIndexRow.field == name, BlindIndexRow.digest == digest, SubjectRow.status == "active")
+        ).unique()
+    )
+    for sid in ids:
+        ledger.append(
+            session,
+            ledger.Entry(
+                time=rt.clock.now(),
+                actor=who.id,
+                action="subject.lookup",
+                object=f"field:{name}",
+                subject_ref=ledger.subject_ref(rt.keys, sid),
+                purpose=purpose,
+                decision="match",
+                rule_id=decision.rule_id,
+            ),
+        )
+    if not ids:
+        ledger.append(
+            session,
+            ledger.Entry(
+                time=rt.clock.now(),
+                actor=who.id,
+                action="subject.lookup",
+                object=f"field:{name}",
+                purpose=purpose,
+                decision="no-match",
+                rule_id=decision.rule_id,
+            ),
+        )
+    return ids
+
+
+def tokenize(session: Session, rt: Runtime, who: Principal, subject_id: str, name: str, *, purpose: str | None) -> str:
+    """A stable opaque token for the current value of a field (same value, same token)."""
+    view = read_fields(session, rt, who, subject_id, [name], purpose=purpose, reason=None, clear=False, via="tokenize")
+    current = view.fields.get(name)
+    if current is None:
+        raise InvalidInput(f"fields.{name}: the subject has no value for this field")
+    cipher = vault.cipher_for(session, rt.keys, rt.dek_cache, subject_id)
+    row = session.scalar(
+        select(FieldValueRow).where(
+            FieldValueRow.subject_id == subject_id, FieldValueRow.field == name, FieldValueRow.version == current.version
+        )
+    )
+    assert row is not None
+    digest = vault.value_digest(rt.keys, subject_id, name, cipher.decrypt(name, row.version, row.ciphertext))
+    existing = session.scalar(
+        select(TokenRow.token).where(TokenRow.subject_id == subject_id, TokenRow.field == name, TokenRow.value_digest == digest)
+    )
+    if existing is not None:
+        return existing
+    token = "tok_" + secrets.token_urlsafe(18)
+    session.add(TokenRow(token=token, subject_id=subject_id, field=name, value_digest=digest, created_at=rt.clock.now()))
+    session.flush()
+    return token
+
+
+def detokenize(
+    session: Session,
+    rt: Runtime,
+    who: Principal,
+    token: str,
+    *,
+    purpose: str | None,
+    reason: str | None,
+    clear: bool,
+) -> tuple[str, str, FieldView]:
+    """Resolve a token through the same gate as any read. Returns (subject id, field, view)."""
+    row = session.get(TokenRow, token) if token.startswith("tok_") and len(token) <= 64 else None
+    if row is None:
+        raise TokenNotFound()
+    view = read_fields(session, rt, who, row.subject_id, [row.field], purpose=purpose, reason=reason, clear=clear, via="detokenize")
+    cipher = vault.cipher_for(session, rt.keys, rt.dek_cache, row.subject_id)
+    for fv in session.scalars(
+        select(FieldValueRow)
+        .where(FieldValueRow.subject_id == row.subject_id, FieldValueRow.field == row.field)
+        .order_by(FieldValueRow.version.desc())
+    ):
+        value = cipher.decrypt(row.field, fv.version, fv.ciphertext)
+        if vault.value_digest(rt.keys, row.subject_id, row.field, value) == row.value_digest:
+            shown = view.fields[row.field]
+            decision_effect = shown.effect
+            if decision_effect is not Effect.CLEAR:
+                value = rt.catalog.fields[row.field].mask(value)
+            return row.subject_id, row.field, FieldView(value=value, effect=decision_effect, rule_id=shown.rule_id, version=fv.version)
+    raise TokenNotFound()
+
+
+def shred(session: Session, rt: Runtime, who: Principal, subject_id: str, *, reason: str) -> None:
+    """Crypto-shred: destroy the data key, the blind indexes and tokens. The ciphertext stays, unreadable."""
+    if not who.roles & SHRED_ROLES and who.id != "system":
+        raise Forbidden("only the protection officer may crypto-shred a subject")
+    if not reason.strip():
+        raise ReasonRequired()
+    subject = vault.live_subject(session, subject_id)
+    session.execute(delete(SubjectKeyRow).where(SubjectKeyRow.subject_id == subject_id))
+    session.execute(delete(BlindIndexRow).where(BlindIndexRow.subject_id == subject_id))
+    session.execute(delete(TokenRow).where(TokenRow.subject_id == subject_id))
+    session.execute(
+        update(SubjectRow)
+        .where(SubjectRow.id == subject.id)
+        .values(status="shredded", shredded_at=rt.clock.now(), shred_reason=reason[:500])
+    )
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=rt.clock.now(),
+            actor=who.id,
+            action="subject.shred",
+            object="subject",
+            subject_ref=ledger.subject_ref(rt.keys, subject_id),
+            reason=reason,
+        ),
+    )
+
+
+def contacts_of(session: Session, borrower_id: str) -> list[tuple[str, str]]:
+    return [(r.contact_id, r.relation) for r in session.scalars(select(SubjectLinkRow).where(SubjectLinkRow.borrower_id == borrower_id))]

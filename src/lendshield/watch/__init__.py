@@ -1,0 +1,1 @@
+"""Insider watch: misuse rules, canary records, alerts."""

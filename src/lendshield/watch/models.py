@@ -1,0 +1,3 @@
+"""Tables of the watch domain."""
+
+from __future__ import annotations

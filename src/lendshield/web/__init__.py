@@ -1,0 +1,1 @@
+"""HTTP: the FastAPI app, problem+json errors, and (later) the pages."""

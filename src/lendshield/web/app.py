@@ -1,0 +1,34 @@
+"""The FastAPI application factory. Nothing is created at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from lendshield.logging_setup import configure_logging
+from lendshield.runtime import Runtime, build_runtime
+from lendshield.settings import Settings
+from lendshield.web import problem
+from lendshield.web.limits import BodyLimit
+from lendshield.web.routers import all_routers
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+    configure_logging(settings.log_format, settings.log_level)
+    rt = runtime or build_runtime(settings)
+    app = FastAPI(
+        title="LendShield",
+        version="0.1.0",
+        description="Personal-information vault, consent gate, transparency ledger and device safeguards for lenders.",
+    )
+    app.state.runtime = rt
+    problem.install(app)
+    for router in all_routers():
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory lendshield.web.app:app_from_env`` (one per worker process)."""
+    return create_app(Settings())

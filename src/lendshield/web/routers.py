@@ -1,0 +1,24 @@
+"""Every domain's router, mounted in one place."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+ROUTER_MODULES = (
+    "lendshield.web.health",
+    "lendshield.principals.api",
+    "lendshield.subjects.api",
+    "lendshield.ledger.api",
+    "lendshield.policy.api",
+    "lendshield.consent.api",
+    "lendshield.loans.api",
+    "lendshield.collection.api",
+    "lendshield.dlp.api",
+    "lendshield.watch.api",
+)
+
+
+def all_routers() -> list[APIRouter]:
+    return [importlib.import_module(name).router for name in ROUTER_MODULES]
