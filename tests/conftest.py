@@ -64,7 +64,7 @@ def pg_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means the same
+    except Exception as exc:  # any failure to reach the server means the same here
         if IN_CI:
             pytest.fail(f"PostgreSQL at LENDSHIELD_TEST_DATABASE_URL is unreachable: {type(exc).__name__}")
         pytest.skip("PostgreSQL unreachable")
@@ -134,8 +134,13 @@ def make_actor(rt: Runtime):  # type: ignore[no-untyped-def]
     def make(*roles: str, name: str | None = None) -> Actor:
         with rt.sessions() as session:
             p = principals.create_principal(
-                session, None, rt.catalog, name=name or f"{'-'.join(roles)}-{uuid.uuid4().hex[:6]}", kind="staff",
-                roles=roles, now=rt.clock.now(),
+                session,
+                None,
+                rt.catalog,
+                name=name or f"{'-'.join(roles)}-{uuid.uuid4().hex[:6]}",
+                kind="staff",
+                roles=roles,
+                now=rt.clock.now(),
             )
             token = principals.issue_token(session, None, p.id, label="test", now=rt.clock.now())
             session.commit()

@@ -43,7 +43,9 @@ def test_clear_read_needs_reason_and_role(client: TestClient, make_actor) -> Non
     assert no_reason.status_code == 400
     assert no_reason.headers["content-type"] == "application/problem+json"
     ok = client.post(
-        f"/v1/subjects/{sid}/read", json={"clear": True, "fields": ["mobile"], "reason": "rights request 7"}, headers=officer.headers | PURPOSE
+        f"/v1/subjects/{sid}/read",
+        json={"clear": True, "fields": ["mobile"], "reason": "rights request 7"},
+        headers=officer.headers | PURPOSE,
     )
     assert ok.status_code == 200
     assert ok.json()["fields"]["mobile"]["value"] == "+8613812345678"
