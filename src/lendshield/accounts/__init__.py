@@ -1,0 +1,1 @@
+"""Staff and borrower accounts: password policy, argon2id, TOTP, sessions, throttling."""
