@@ -32,6 +32,7 @@ DOMAIN_CLI_MODULES = (
     "lendshield.collection.cli",
     "lendshield.dlp.cli",
     "lendshield.watch.cli",
+    "lendshield.ops.cli",
 )
 for _module in DOMAIN_CLI_MODULES:
     importlib.import_module(_module).register(app)

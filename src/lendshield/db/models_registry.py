@@ -14,6 +14,7 @@ DOMAIN_MODEL_MODULES = (
     "lendshield.collection.models",
     "lendshield.dlp.models",
     "lendshield.watch.models",
+    "lendshield.ops.models",
 )
 
 

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     ledger_origin: str = "lendshield.example/log"
     ledger_integrate_interval_s: float = Field(default=1.0, gt=0)
 
+    # --- ops ---
+    backup_dir: Path | None = None
+    """Where `lendshield backup` writes; defaults to ``data_dir/backups``."""
+    drill_max_age_days: int = Field(default=30, ge=1)
+    """A restore drill older than this raises an alert."""
+
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

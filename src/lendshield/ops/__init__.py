@@ -1,0 +1,1 @@
+"""Operations: backups and restore drills (and, as they land, incidents, reports and jobs)."""
