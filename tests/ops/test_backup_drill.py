@@ -26,7 +26,11 @@ def _people(rt: Runtime, make_actor, n: int = 3) -> list[str]:  # type: ignore[n
     with rt.sessions() as session:
         for i in range(n):
             sid, _ = subjects.create_subject(
-                session, rt, writer.principal, kind="borrower", fields={"name": "测试" + "甲乙丙丁戊"[i], "mobile": f"1381234567{i}"}
+                session,
+                rt,
+                writer.principal,
+                kind="borrower",
+                fields={"name": "测试" + "甲乙丙丁戊己庚辛壬癸"[i % 10], "mobile": f"138{i:08d}"},
             )
             ids.append(sid)
         session.commit()
@@ -47,7 +51,8 @@ def test_backup_then_shred_then_drill_keeps_the_person_unreadable(rt: Runtime, m
     assert not list((tmp_path / "backups").glob("*.partial"))
     assert result.manifest["row_counts"]["subjects"] == 3
     raw = result.path.read_bytes()
-    assert b"SQLite format" not in raw and b"PGDMP" not in raw  # encrypted, not a plain snapshot
+    assert b"SQLite format" not in raw  # encrypted, not a plain snapshot
+    assert b"PGDMP" not in raw
     assert identity.stat().st_mode & 0o777 == 0o600
 
     rt.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
@@ -130,15 +135,40 @@ def test_drill_refuses_a_snapshot_that_does_not_match_its_manifest(rt: Runtime, 
         restore_drill(rt, tmp_path / "forged.backup", identity, SYSTEM)
 
 
-def test_failed_write_leaves_no_file_that_looks_good(rt: Runtime, make_actor, tmp_path: Path, backup_key) -> None:  # type: ignore[no-untyped-def]
-    _people(rt, make_actor, 1)
+def test_full_disk_leaves_no_file_that_looks_good(rt: Runtime, make_actor, tmp_path: Path, backup_key) -> None:  # type: ignore[no-untyped-def]
+    """The backup command under a file-size limit (as on a full disk) fails cleanly: no *.backup, no *.partial."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    if rt.engine.dialect.name != "sqlite":
+        pytest.skip("the file-size limit is applied to the SQLite snapshot")
+    _people(rt, make_actor, 30)
     _, recipient = backup_key
-    out = tmp_path / "ro"
-    out.mkdir()
-    out.chmod(0o500)
-    try:
-        with pytest.raises(Exception):  # noqa: B017 - root may still write; then the backup must be whole
-            make_backup(rt, out, "age1notarecipient", SYSTEM)
-    finally:
-        out.chmod(0o700)
+    out = tmp_path / "out"
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
+
+    env = os.environ | {
+        "LENDSHIELD_DATA_DIR": str(rt.settings.data_dir),
+        "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url(),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "lendshield.cli", "backup", "--out", str(out), "--recipient", recipient],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=small_disk,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.strip().startswith("error:"), proc.stderr
+    assert "snapshot failed" in proc.stderr or "writing the backup failed" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert not list(out.glob("*.backup"))
+    assert not list(out.glob("*.partial"))

@@ -40,6 +40,8 @@ def snapshot_sqlite(engine: Engine, dst: Path) -> dict[str, int]:
     out = sqlite3.connect(dst)
     try:
         src.backup(out)
+    except (sqlite3.Error, OSError) as exc:
+        raise BackupFailed(f"the SQLite snapshot failed: {type(exc).__name__}") from exc
     finally:
         out.close()
         src.close()

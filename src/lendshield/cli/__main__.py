@@ -1,0 +1,5 @@
+"""`python -m lendshield.cli`."""
+
+from lendshield.cli.main import main
+
+main()
