@@ -9,6 +9,7 @@ from lendshield.runtime import Runtime, build_runtime
 from lendshield.settings import Settings
 from lendshield.web import problem
 from lendshield.web.limits import BodyLimit
+from lendshield.web.observability import Metrics, RequestObservability, metrics_router
 from lendshield.web.routers import all_routers
 
 
@@ -25,7 +26,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     problem.install(app)
     for router in all_routers():
         app.include_router(router)
+    metrics = Metrics()
+    app.include_router(metrics_router(metrics))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObservability, metrics=metrics)
     return app
 
 
