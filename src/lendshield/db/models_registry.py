@@ -15,6 +15,7 @@ DOMAIN_MODEL_MODULES = (
     "lendshield.dlp.models",
     "lendshield.watch.models",
     "lendshield.ops.models",
+    "lendshield.accounts.models",
 )
 
 
