@@ -36,6 +36,18 @@ def register(app: typer.Typer) -> None:
         result = make_backup(rt, out or rt.settings.resolved_backup_dir(), recipient, SYSTEM)
         typer.echo(str(result.path))
 
+    @app.command("worker")
+    def worker(once: bool = typer.Option(False, help="Run the jobs that are due, then exit.")) -> None:
+        """Run background jobs from the database queue (start as many workers as you like)."""
+        from datetime import timedelta
+
+        from lendshield.ops import queue
+
+        rt = context.runtime()
+        queue.load_handler_modules(rt.settings.job_modules)
+        ran = queue.work(rt, once=once, lease=timedelta(seconds=rt.settings.job_lease_s))
+        typer.echo(f"ran {ran} jobs")
+
     @app.command("restore-drill")
     def restore_drill(
         backup_file: Path = typer.Argument(..., exists=False, help="The backup file."),

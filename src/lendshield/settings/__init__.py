@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     """Where `lendshield backup` writes; defaults to ``data_dir/backups``."""
     drill_max_age_days: int = Field(default=30, ge=1)
     """A restore drill older than this raises an alert."""
+    job_modules: list[str] = Field(default_factory=list)
+    """Extra modules whose ``@job`` handlers a worker loads (plug-ins; LendShield's own load always)."""
+    job_lease_s: int = Field(default=300, ge=5)
 
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"

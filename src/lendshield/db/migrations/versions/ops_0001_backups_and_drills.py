@@ -1,4 +1,4 @@
-"""ops: records of backups and restore drills
+"""ops: backups, restore drills and the job queue
 
 Revision ID: ops_0001
 Revises:
@@ -42,7 +42,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ops_drills")),
     )
 
+    op.create_table(
+        "ops_jobs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("run_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("max_attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_until", lendshield.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_by", sa.String(length=80), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("created_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("unique_key", sa.String(length=120), nullable=True),
+        sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name=op.f("ck_ops_jobs_status")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ops_jobs")),
+    )
+    with op.batch_alter_table("ops_jobs", schema=None) as batch_op:
+        batch_op.create_index("ix_ops_jobs_due", ["status", "run_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ops_jobs_unique_key"), ["unique_key"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table("ops_jobs")
     op.drop_table("ops_drills")
     op.drop_table("ops_backups")
