@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Index, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lendshield.db.base import Base
@@ -55,3 +55,34 @@ class JobRow(Base):
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     unique_key: Mapped[str | None] = mapped_column(String(120), index=True)
+
+
+class IncidentRow(Base):
+    __tablename__ = "ops_incidents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    cause: Mapped[str] = mapped_column(String(2000))
+    harm: Mapped[str] = mapped_column(String(2000))
+    remedies: Mapped[str] = mapped_column(String(2000))
+    advice: Mapped[str] = mapped_column(String(2000))
+    contact: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime]
+    opened_by: Mapped[str] = mapped_column(String(64))
+    regulator_notified_at: Mapped[datetime | None]
+
+
+class IncidentSubjectRow(Base):
+    """An affected person, known only by their ledger reference until a notice is delivered."""
+
+    __tablename__ = "ops_incident_subjects"
+    __table_args__ = (UniqueConstraint("incident_id", "subject_ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("ops_incidents.id"), index=True)
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    notified_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(32))

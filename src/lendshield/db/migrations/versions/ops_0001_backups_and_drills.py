@@ -64,8 +64,41 @@ def upgrade() -> None:
         batch_op.create_index("ix_ops_jobs_due", ["status", "run_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_ops_jobs_unique_key"), ["unique_key"], unique=False)
 
+    op.create_table(
+        "ops_incidents",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("cause", sa.String(length=2000), nullable=False),
+        sa.Column("harm", sa.String(length=2000), nullable=False),
+        sa.Column("remedies", sa.String(length=2000), nullable=False),
+        sa.Column("advice", sa.String(length=2000), nullable=False),
+        sa.Column("contact", sa.String(length=500), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("opened_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opened_by", sa.String(length=64), nullable=False),
+        sa.Column("regulator_notified_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ops_incidents")),
+    )
+    op.create_table(
+        "ops_incident_subjects",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("incident_id", sa.String(length=36), nullable=False),
+        sa.Column("subject_ref", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("categories", sa.JSON(), nullable=False),
+        sa.Column("notified_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("channel", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(["incident_id"], ["ops_incidents.id"], name=op.f("fk_ops_incident_subjects_incident_id_ops_incidents")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ops_incident_subjects")),
+        sa.UniqueConstraint("incident_id", "subject_ref", name=op.f("uq_ops_incident_subjects_incident_id_subject_ref")),
+    )
+    with op.batch_alter_table("ops_incident_subjects", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ops_incident_subjects_incident_id"), ["incident_id"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table("ops_incident_subjects")
+    op.drop_table("ops_incidents")
     op.drop_table("ops_jobs")
     op.drop_table("ops_drills")
     op.drop_table("ops_backups")

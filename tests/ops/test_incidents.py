@@ -1,0 +1,80 @@
+"""Incidents (PIPL Art. 57): affected people from the ledger, notices with the required contents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from lendshield.errors import Forbidden
+from lendshield.ledger import subject_ref
+from lendshield.ops import incidents
+from lendshield.runtime import Runtime
+from lendshield.subjects import service as subjects
+
+FACTS = incidents.IncidentFacts(
+    title="Collector account misused",
+    cause="a collector's API token was used from an unknown network",
+    harm="masked phone numbers and names may be used for nuisance calls",
+    remedies="token revoked, accounts reviewed",
+    advice="ignore calls asking for payment outside the official app",
+    contact="dpo@lender.example / 400-000-0000",
+)
+
+
+def _read(rt: Runtime, who, sid: str, fields: list[str]) -> None:  # type: ignore[no-untyped-def]
+    with rt.sessions() as session:
+        subjects.read_fields(session, rt, who, sid, fields, purpose="customer_support", reason=None)
+        session.commit()
+
+
+def test_pipl_art57_affected_people_and_notices(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
+    writer = make_actor("loan_system")
+    reader = make_actor("customer_service")
+    bystander = make_actor("customer_service")
+    officer = make_actor("protection_officer")
+    with rt.sessions() as session:
+        a, _ = subjects.create_subject(session, rt, writer.principal, kind="borrower", fields={"name": "张三", "mobile": "13812345678"})
+        b, _ = subjects.create_subject(session, rt, writer.principal, kind="borrower", fields={"name": "李四", "mobile": "13912345678"})
+        c, _ = subjects.create_subject(session, rt, writer.principal, kind="borrower", fields={"name": "王五", "mobile": "13712345678"})
+        session.commit()
+    start = rt.clock.now()
+    _read(rt, reader.principal, a, ["name", "mobile"])
+    _read(rt, reader.principal, b, ["name"])
+    _read(rt, bystander.principal, c, ["mobile"])  # someone else's work: not in scope
+    rt.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    _read(rt, reader.principal, c, ["name"])  # after the window: not in scope
+
+    with rt.sessions() as session:
+        incident = incidents.open_incident(session, rt, officer.principal, FACTS)
+        affected = incidents.find_affected_from_ledger(
+            session, rt, officer.principal, incident, start=start, end=start + timedelta(hours=1), actor=reader.principal.id
+        )
+        drafts = incidents.draft_notices(session, rt, officer.principal, incident)
+        session.commit()
+    assert affected == 2
+    refs = {p["subject_ref"] for p in drafts["people"]}
+    assert refs == {subject_ref(rt.keys, a), subject_ref(rt.keys, b)}
+    by_ref = {p["subject_ref"]: p for p in drafts["people"]}
+    assert by_ref[subject_ref(rt.keys, a)]["categories"] == ["contact", "identity"]
+    for text in (drafts["regulator"]["zh"], drafts["regulator"]["en"], by_ref[subject_ref(rt.keys, a)]["zh"]):
+        for required in (FACTS.cause, FACTS.harm, FACTS.remedies, FACTS.advice, FACTS.contact):
+            assert required in text
+    assert "联系方式" in drafts["regulator"]["zh"]
+    assert "13812345678" not in str(drafts)  # notices name categories, never the values
+
+    with rt.sessions() as session:
+        incidents.mark_notified(session, rt, officer.principal, incident, subject_ref=None, channel="cac-portal")
+        incidents.mark_notified(session, rt, officer.principal, incident, subject_ref=subject_ref(rt.keys, a), channel="sms")
+        again = incidents.draft_notices(session, rt, officer.principal, incident)
+        session.commit()
+    notified = {p["subject_ref"]: p["notified_at"] for p in again["people"]}
+    assert notified[subject_ref(rt.keys, a)] is not None
+    assert notified[subject_ref(rt.keys, b)] is None
+
+
+@pytest.mark.parametrize("role", ["customer_service", "collector", "admin", "auditor", "risk_officer"])
+def test_only_the_protection_officer_handles_incidents(rt: Runtime, make_actor, role: str) -> None:  # type: ignore[no-untyped-def]
+    actor = make_actor(role)
+    with rt.sessions() as session, pytest.raises(Forbidden):
+        incidents.open_incident(session, rt, actor.principal, FACTS)
