@@ -78,3 +78,28 @@ def test_only_the_protection_officer_handles_incidents(rt: Runtime, make_actor, 
     actor = make_actor(role)
     with rt.sessions() as session, pytest.raises(Forbidden):
         incidents.open_incident(session, rt, actor.principal, FACTS)
+
+
+def test_incident_endpoints_over_http(client, make_actor) -> None:  # type: ignore[no-untyped-def]
+    officer = make_actor("protection_officer")
+    collector = make_actor("collector")
+    body = {k: getattr(FACTS, k) for k in ("title", "cause", "harm", "remedies", "advice", "contact")}
+    denied = client.post("/v1/incidents", json=body, headers=collector.headers)
+    assert denied.status_code == 403
+    assert denied.headers["content-type"] == "application/problem+json"
+    missing = client.post("/v1/incidents", json=body | {"cause": ""}, headers=officer.headers)
+    assert missing.status_code == 422
+    made = client.post("/v1/incidents", json=body, headers=officer.headers)
+    assert made.status_code == 201
+    iid = made.json()["id"]
+    scoped = client.post(
+        f"/v1/incidents/{iid}/scope", json={"start": "2026-11-01T00:00:00Z", "end": "2026-11-30T00:00:00Z"}, headers=officer.headers
+    )
+    assert scoped.status_code == 200
+    notices = client.get(f"/v1/incidents/{iid}/notices", headers=officer.headers)
+    assert FACTS.contact in notices.json()["regulator"]["en"]
+    assert client.get(f"/v1/incidents/{iid}/notices", headers=collector.headers).status_code == 403
+    assert client.post(f"/v1/incidents/{iid}/notified", json={"channel": "cac"}, headers=officer.headers).status_code == 204
+    assert client.post(f"/v1/incidents/{iid}/notified", json={"channel": "cac"}, headers=officer.headers).status_code == 409
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert client.get(f"/v1/incidents/{unknown}/notices", headers=officer.headers).status_code == 404

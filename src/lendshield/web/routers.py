@@ -17,6 +17,7 @@ ROUTER_MODULES = (
     "lendshield.collection.api",
     "lendshield.dlp.api",
     "lendshield.watch.api",
+    "lendshield.ops.api",
 )
 
 

@@ -1,0 +1,65 @@
+"""Incidents over HTTP (the protection officer)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from lendshield.ops import incidents
+from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
+
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+IncidentId = Annotated[str, Path(min_length=36, max_length=36)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class IncidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    cause: Text
+    harm: Text
+    remedies: Text
+    advice: Text
+    contact: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ScopeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: datetime
+    end: datetime
+    actor: Annotated[str, Field(max_length=64)] | None = None
+
+
+class NotifiedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject_ref: Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")] | None = None
+    channel: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+@router.post("", status_code=201)
+def open_incident(body: IncidentIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, str]:
+    with unit_of_work(rt) as session:
+        incident_id = incidents.open_incident(session, rt, who, incidents.IncidentFacts(**body.model_dump()))
+    return {"id": incident_id}
+
+
+@router.post("/{incident_id}/scope")
+def scope(incident_id: IncidentId, body: ScopeIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, int]:
+    with unit_of_work(rt) as session:
+        affected = incidents.find_affected_from_ledger(session, rt, who, incident_id, start=body.start, end=body.end, actor=body.actor)
+    return {"affected": affected}
+
+
+@router.get("/{incident_id}/notices")
+def notices(incident_id: IncidentId, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    with unit_of_work(rt) as session:
+        return incidents.draft_notices(session, rt, who, incident_id)
+
+
+@router.post("/{incident_id}/notified", status_code=204)
+def notified(incident_id: IncidentId, body: NotifiedIn, rt: RuntimeDep, who: PrincipalDep) -> None:
+    with unit_of_work(rt) as session:
+        incidents.mark_notified(session, rt, who, incident_id, subject_ref=body.subject_ref, channel=body.channel)
