@@ -16,6 +16,7 @@ DOMAIN_MODEL_MODULES = (
     "lendshield.watch.models",
     "lendshield.ops.models",
     "lendshield.accounts.models",
+    "lendshield.devices.models",
 )
 
 

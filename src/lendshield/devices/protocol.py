@@ -46,7 +46,7 @@ class Command(StrEnum):
 COMMANDS = frozenset(Command)
 NEEDS_APPROVAL = frozenset({Command.LOCK, Command.RESTRICT})
 ARGS: Mapping[Command, frozenset[str]] = {
-    Command.REMIND: frozenset({"message_zh", "message_en", "amount_due", "due_date"}),
+    Command.REMIND: frozenset({"message_zh", "message_en", "amount_due", "due_date", "final_notice"}),
     Command.RESTRICT: frozenset({"lender_contact", "how_to_pay", "how_to_complain"}),
     Command.LOCK: frozenset({"lender_contact", "how_to_pay", "how_to_complain"}),
     Command.UNLOCK: frozenset(),

@@ -1,0 +1,23 @@
+from lendshield.errors import Conflict, Forbidden, NotFound, RecordedRefusal
+
+
+class DeviceNotFound(NotFound):
+    code = "device-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("no such device")
+
+
+class PreconditionFailed(RecordedRefusal):
+    """A lock or restriction refused by a precondition; the refusal is kept in the ledger."""
+
+    status = 409
+    code = "device-precondition"
+
+
+class ApprovalRefused(Forbidden):
+    code = "approval-refused"
+
+
+class RequestClosed(Conflict):
+    code = "request-closed"
