@@ -18,6 +18,7 @@ ROUTER_MODULES = (
     "lendshield.dlp.api",
     "lendshield.watch.api",
     "lendshield.ops.api",
+    "lendshield.devices.api",
 )
 
 
