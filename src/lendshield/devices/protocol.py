@@ -62,6 +62,10 @@ ALWAYS_AVAILABLE = (
 """What a locked or restricted phone always keeps (stated in the device notice and on the lock screen)."""
 
 
+STATE_AFTER_APPLY: Mapping[str, str] = {"lock": "locked", "restrict": "restricted", "unlock": "active", "release": "released"}
+"""The device's state after applying each command (reminders and key rotation leave it as it was)."""
+
+
 class CommandRefused(JwsInvalid):
     code = "device-command-refused"
     title = "Device command refused"

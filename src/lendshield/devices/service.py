@@ -24,7 +24,7 @@ from lendshield import ledger
 from lendshield.crypto.jws import JwsInvalid, b64url, public_raw, sign_compact, verify_compact
 from lendshield.devices.errors import ApprovalRefused, DeviceNotFound, PreconditionFailed, RequestClosed
 from lendshield.devices.models import ApprovalRow, CommandRequestRow, CommandRow, DeviceRow
-from lendshield.devices.protocol import ACK_TYP, COMMAND_TYP, NEEDS_APPROVAL, VERSION, Command
+from lendshield.devices.protocol import ACK_TYP, COMMAND_TYP, NEEDS_APPROVAL, STATE_AFTER_APPLY, VERSION, Command
 from lendshield.errors import Forbidden, InvalidInput, NotFound
 from lendshield.loans.models import LoanRow
 from lendshield.principals import SYSTEM, Principal
@@ -352,9 +352,6 @@ def pending_commands(session: Session, device_id: str, after_seq: int) -> list[C
     )
 
 
-STATE_AFTER = {Command.LOCK: "locked", Command.RESTRICT: "restricted", Command.UNLOCK: "active", Command.RELEASE: "released"}
-
-
 def acknowledge(session: Session, rt: Runtime, device_id: str, ack_token: str) -> CommandRow:
     """The device's signed acknowledgement that it applied (or refused) a command."""
     device = _device(session, device_id)
@@ -370,8 +367,8 @@ def acknowledge(session: Session, rt: Runtime, device_id: str, ack_token: str) -
         return row
     row.acked_at, row.ack_token = rt.clock.now(), ack_token
     applied = claims.get("result") == "applied"
-    if applied and Command(row.command) in STATE_AFTER:
-        device.state = STATE_AFTER[Command(row.command)]
+    if applied and row.command in STATE_AFTER_APPLY:
+        device.state = STATE_AFTER_APPLY[row.command]
     if applied:
         device.last_seq = max(device.last_seq, row.seq)
     ledger.append(
