@@ -9,7 +9,9 @@ import phonenumbers
 
 Mask = Callable[[str], str]
 
-_CITY = re.compile(r"^(.{2,8}?(?:省|自治区))?(.{1,10}?(?:市|自治州|地区|盟))")
+_REGION = r"(.{2,8}?(?:省|自治区|特别行政区))"
+_CITY = re.compile(rf"^{_REGION}?(.{{1,10}}?(?:市|自治州|地区|盟))")
+_PROVINCE_ONLY = re.compile(rf"^{_REGION}")
 
 
 def resident_id(value: str) -> str:
@@ -21,6 +23,10 @@ def resident_id(value: str) -> str:
 
 def phone(value: str) -> str:
     """``138****5678`` for mainland numbers, ``+44 ****1234`` elsewhere."""
+    # Stored values are already E.164 (the validator normalised them): a mainland mobile needs no
+    # parsing, which is two orders of magnitude slower than slicing and sits on every masked read.
+    if len(value) == 14 and value.startswith("+861") and value[1:].isdigit():
+        return value[3:6] + "****" + value[-4:]
     try:
         parsed = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException:
@@ -48,9 +54,10 @@ def email(value: str) -> str:
 
 def address_city(value: str) -> str:
     """Cut to the city: ``广东省深圳市`` from a full street address."""
-    match = _CITY.match(value)
+    match = _CITY.match(value) or _PROVINCE_ONLY.match(value)
     if match:
         return match.group(0) + "***"
+    # No recognisable city or province (a county-level address): show less, never more.
     return value[:2] + "***"
 
 

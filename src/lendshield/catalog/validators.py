@@ -72,7 +72,9 @@ def cn_resident_id(path: str, raw: str) -> Validated:
     if len(value) == 18:
         try:
             ric.get_birth_place(value)
-        except ric.ValidationError:
+        # stdnum raises KeyError (not ValidationError) for a code whose province is known but
+        # whose county is not, e.g. 123456: still only a warning, never a crash or a refusal.
+        except (ric.ValidationError, KeyError, ValueError, IndexError):
             warnings.append("area code not in the current administrative-division table")
     return value, warnings
 

@@ -150,8 +150,20 @@ def principals_token(name: str) -> None:
 
 def main() -> None:
     """Entry point: the one place CLI errors become a one-line message and a non-zero exit."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         app()
     except LendShieldError as exc:
         console.print(f"error: {exc.detail}", markup=False, highlight=False)
+        sys.exit(2)
+    except ValidationError as exc:
+        # Settings from the environment: name the variable, not its value (it may be a secret).
+        where = ", ".join("LENDSHIELD_" + ".".join(str(p) for p in e["loc"]).upper() for e in exc.errors())
+        console.print(f"error: invalid configuration in {where or 'settings'}", markup=False, highlight=False)
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        # The URL may carry a password, so only the kind of failure is shown.
+        console.print(f"error: database unavailable or failing ({type(exc).__name__})", markup=False, highlight=False)
         sys.exit(2)

@@ -77,6 +77,7 @@ class LocalKeyFile:
         self._lock = threading.Lock()
         if not path.exists():
             raise KeyUnavailable(f"key file not found: {path.name}; run `lendshield init`")
+        self._stamp = self._file_stamp()
         self._data = self._load()
         self._secret_cache: dict[str, bytes] = {}
         self._aead_cache: dict[str, AESGCM] = {}
@@ -104,6 +105,26 @@ class LocalKeyFile:
     def open_or_create(cls, path: Path) -> LocalKeyFile:
         return cls(path) if path.exists() else cls.create(path)
 
+    def _file_stamp(self) -> tuple[int, int, int]:
+        try:
+            st = self._path.stat()
+        except OSError as exc:
+            raise KeyUnavailable("key file unreadable") from exc
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _refresh(self) -> None:
+        """Reload when another process (``lendshield keys rotate``) has rewritten the file.
+
+        A long-running server that kept wrapping under the KEK it loaded at start would create
+        data keys under a version the rotation has already retired: unreadable data.
+        """
+        stamp = self._file_stamp()
+        if stamp != self._stamp:
+            with self._lock:
+                self._data = self._load()
+                self._stamp = stamp
+                self._aead_cache.clear()
+
     def _load(self) -> dict[str, object]:
         try:
             data = json.loads(self._path.read_text())
@@ -115,12 +136,15 @@ class LocalKeyFile:
 
     def _save(self) -> None:
         tmp = self._path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A stale temporary file may carry a wider mode; O_EXCL guarantees ours is 0600.
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(self._data, fh, indent=2)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self._path)
+        self._stamp = self._file_stamp()
 
     def _keks(self) -> dict[str, str]:
         keks = self._data["keks"]
@@ -144,6 +168,7 @@ class LocalKeyFile:
         return sorted(self._keks(), key=int)
 
     def wrap(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
+        self._refresh()
         version = self.current_kek_version()
         nonce = os.urandom(12)
         return version, nonce + self._aead(version).encrypt(nonce, plaintext, aad)
@@ -153,6 +178,8 @@ class LocalKeyFile:
 
         if len(wrapped) < 12 + 16:
             raise DecryptionFailed()
+        if version not in self._keks():
+            self._refresh()  # a KEK added by another process since we loaded the file
         try:
             return self._aead(version).decrypt(wrapped[:12], wrapped[12:], aad)
         except InvalidTag as exc:

@@ -49,9 +49,11 @@ def unit_of_work(rt: Runtime) -> Iterator[Session]:
 
 
 def current_principal(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if not authorization or not authorization.startswith("Bearer "):
+    # RFC 9110 section 11.1: the scheme name is case-insensitive.
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise InvalidToken()
-    token = authorization[len("Bearer ") :].strip()
     with rt.sessions() as session:
         who = principals.authenticate(session, token, rt.clock.now())
     return who

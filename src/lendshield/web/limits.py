@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -52,7 +53,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLargeError()
+                    raise _TooLargeError(self.max_bytes)
             return message
 
         try:
@@ -61,5 +62,12 @@ class BodyLimit:
             await self._refuse(send)
 
 
-class _TooLargeError(Exception):
-    pass
+class _TooLargeError(HTTPException):
+    """Raised from ``receive`` when a body without Content-Length (chunked) grows too large.
+
+    It must be an HTTPException: FastAPI turns any other error raised while reading the body into
+    a 400 "error parsing the body", which would hide the real cause from the client.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request bodies are limited to {max_bytes} bytes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -22,11 +23,23 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+_SAFE_LOC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
+
+
+def _loc_part(part: object) -> str:
+    # A dict key is client input too ({"fields": {"13812345678": ...}}): show only identifier-like
+    # keys and indexes, never something that could be a phone number or a name.
+    if isinstance(part, int) or _SAFE_LOC.match(str(part)) or str(part) == "[key]":
+        return str(part)
+    return "<key>"
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Never echo the input back: it may be a resident ID or a phone number.
     out = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
+        loc = [_loc_part(p) for p in err.get("loc", ())]
         out.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
     return out
 
@@ -49,7 +62,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+        if exc.status_code == 413:
+            return problem(413, "Payload too large", str(exc.detail), "payload-too-large")
+        if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
+            # FastAPI's answer to a body that is not even text (bad UTF-8): still malformed JSON.
+            return problem(400, "Malformed JSON", "the request body is not valid JSON", "malformed-json")
+        titles = {404: "Not found", 405: "Method not allowed"}
         return problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail), f"http-{exc.status_code}")
 
     @app.exception_handler(Exception)
