@@ -173,3 +173,18 @@ def test_admin_input_errors(client: TestClient, admin, rt: Runtime) -> None:  # 
     assert counts(rt) == before
     assert client.post("/v1/principals", json={"name": "dup", "roles": ["auditor"]}, headers=h).status_code == 201
     assert client.post("/v1/principals", json={"name": "dup", "roles": ["auditor"]}, headers=h).json()["code"] == "principal-exists"
+
+
+def test_self_issued_tokens_always_expire(client, make_actor, rt) -> None:  # type: ignore[no-untyped-def]
+    from lendshield.principals.models import ApiTokenRow
+    from lendshield.principals.service import SELF_ISSUED_MAX_TTL
+
+    actor = make_actor("collector")
+    resp = client.post(f"/v1/principals/{actor.principal.id}/tokens", json={"label": "mine"}, headers=actor.headers)
+    assert resp.status_code == 201
+    token_id = resp.json()["token"][4:].split(".")[0]
+    with rt.sessions() as session:
+        row = session.get(ApiTokenRow, token_id)
+        assert row is not None
+        assert row.expires_at is not None
+        assert row.expires_at - rt.clock.now() <= SELF_ISSUED_MAX_TTL

@@ -19,6 +19,7 @@ from lendshield.principals.models import ApiTokenRow, PrincipalRow
 from lendshield.principals.principal import Principal
 
 TOKEN_PREFIX = "lsk_"
+SELF_ISSUED_MAX_TTL = timedelta(days=90)
 _DUMMY_DIGEST = token_digest("lsk_dummy.dummy")
 
 
@@ -109,9 +110,15 @@ def issue_token(
     now: datetime,
     ttl: timedelta | None = None,
 ) -> str:
-    """Issue a token and return it; this is the only time the secret is ever visible."""
+    """Issue a token and return it; this is the only time the secret is ever visible.
+
+    A principal may mint tokens for itself only with a bounded lifetime, so a stolen token
+    cannot be used to mint a never-expiring successor that outlives its own revocation.
+    """
     if who is not None and who.id != principal_id:
         require_admin(who)
+    elif who is not None and not who.has_role("admin"):
+        ttl = min(ttl or SELF_ISSUED_MAX_TTL, SELF_ISSUED_MAX_TTL)
     if session.get(PrincipalRow, principal_id) is None:
         raise NotFound("no such principal")
     token_id = secrets.token_hex(8)
