@@ -10,6 +10,7 @@ from lendshield.settings import Settings
 from lendshield.web import problem
 from lendshield.web.limits import BodyLimit
 from lendshield.web.observability import Metrics, RequestObservability, metrics_router
+from lendshield.web.pages import mount_static
 from lendshield.web.routers import all_routers
 
 
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     problem.install(app)
     for router in all_routers():
         app.include_router(router)
+    mount_static(app)
     metrics = Metrics()
     app.include_router(metrics_router(metrics))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -19,6 +19,7 @@ ROUTER_MODULES = (
     "lendshield.watch.api",
     "lendshield.ops.api",
     "lendshield.devices.api",
+    "lendshield.web.pages",
 )
 
 

@@ -1,0 +1,37 @@
+"""Languages: Simplified Chinese by default, English on request. Babel catalogs compiled at start."""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGES = ("zh_CN", "en")
+DEFAULT = "zh_CN"
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """Compile the .po catalog in memory (no build step); English is the source language."""
+    po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if lang == "en" or not po.exists():
+        return NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf)
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    if cookie in LANGUAGES:
+        return cookie
+    if accept_language and accept_language.lower().startswith("en"):
+        return "en"
+    return DEFAULT
