@@ -11,7 +11,7 @@ from lendshield.catalog import Catalog, load_catalog
 from lendshield.clock import Clock, SystemClock
 from lendshield.crypto import KeyProvider, LocalKeyFile
 from lendshield.db import make_engine, make_sessionmaker
-from lendshield.policy import PolicyEngine
+from lendshield.policy import PolicyEngine, PolicyInvalid, load_policy
 from lendshield.settings import Settings
 from lendshield.subjects.keycache import DataKeyCache
 
@@ -26,6 +26,18 @@ class Runtime:
     policy: PolicyEngine
     clock: Clock
     dek_cache: DataKeyCache = field(default_factory=DataKeyCache)
+    policy_error: str | None = None
+    """Why the last policy reload failed (the previous, good policy stays in force)."""
+
+    def reload_policy(self) -> str | None:
+        """Reload purposes.yaml and policy.yaml; on any error keep the last good policy and say why."""
+        try:
+            self.policy = load_policy(self.settings.policies_dir, self.catalog)
+        except PolicyInvalid as exc:
+            self.policy_error = str(exc)
+            return self.policy_error
+        self.policy_error = None
+        return None
 
 
 def make_key_provider(settings: Settings) -> KeyProvider:
@@ -34,13 +46,14 @@ def make_key_provider(settings: Settings) -> KeyProvider:
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:
     engine = engine or make_engine(settings.resolved_database_url())
+    catalog = load_catalog(settings.policies_dir)
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
         keys=make_key_provider(settings),
-        catalog=load_catalog(settings.policies_dir),
-        policy=PolicyEngine(),
+        catalog=catalog,
+        policy=load_policy(settings.policies_dir, catalog),  # a bad policy at start-up is fatal
         clock=clock or SystemClock(),
         dek_cache=DataKeyCache(settings.dek_cache_size),
     )

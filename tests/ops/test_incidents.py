@@ -24,7 +24,7 @@ FACTS = incidents.IncidentFacts(
 
 def _read(rt: Runtime, who, sid: str, fields: list[str]) -> None:  # type: ignore[no-untyped-def]
     with rt.sessions() as session:
-        subjects.read_fields(session, rt, who, sid, fields, purpose="customer_support", reason=None)
+        subjects.read_fields(session, rt, who, sid, fields, purpose="loan_servicing", reason=None)
         session.commit()
 
 

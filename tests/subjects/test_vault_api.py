@@ -12,6 +12,7 @@ BORROWER = {
     "address": "北京市朝阳区建国路88号",
 }
 PURPOSE = {"X-Purpose": "loan_servicing"}
+RIGHTS = {"X-Purpose": "rights_request"}  # the protection officer reads clear text to answer a rights request
 
 
 def _create(client: TestClient, headers: dict[str, str]) -> str:
@@ -39,16 +40,23 @@ def test_clear_read_needs_reason_and_role(client: TestClient, make_actor) -> Non
     writer = make_actor("loan_system")
     officer = make_actor("protection_officer")
     sid = _create(client, writer.headers)
-    no_reason = client.post(f"/v1/subjects/{sid}/read", json={"clear": True, "fields": ["mobile"]}, headers=officer.headers | PURPOSE)
+    no_reason = client.post(f"/v1/subjects/{sid}/read", json={"clear": True, "fields": ["mobile"]}, headers=officer.headers | RIGHTS)
     assert no_reason.status_code == 400
     assert no_reason.headers["content-type"] == "application/problem+json"
     ok = client.post(
         f"/v1/subjects/{sid}/read",
         json={"clear": True, "fields": ["mobile"], "reason": "rights request 7"},
-        headers=officer.headers | PURPOSE,
+        headers=officer.headers | RIGHTS,
     )
     assert ok.status_code == 200
     assert ok.json()["fields"]["mobile"]["value"] == "+8613812345678"
+    # The same officer gets nothing for a purpose the policy does not give the role (the gate is real).
+    servicing = client.post(
+        f"/v1/subjects/{sid}/read",
+        json={"clear": True, "fields": ["mobile"], "reason": "rights request 7"},
+        headers=officer.headers | PURPOSE,
+    )
+    assert servicing.status_code == 403
 
 
 def test_missing_purpose_is_400(client: TestClient, make_actor) -> None:  # type: ignore[no-untyped-def]
@@ -86,7 +94,7 @@ def test_lookup_tokens_and_shred(client: TestClient, make_actor) -> None:  # typ
     assert tok.startswith("tok_")
     shredded = client.post(f"/v1/subjects/{sid}/shred", json={"reason": "deletion request"}, headers=officer.headers)
     assert shredded.status_code == 204
-    gone = client.get(f"/v1/subjects/{sid}", headers=officer.headers | PURPOSE)
+    gone = client.get(f"/v1/subjects/{sid}", headers=officer.headers | RIGHTS)
     assert gone.status_code == 410
     assert "deletion request" in gone.json()["detail"]
     lookup = client.post("/v1/subjects/lookup", json={"field": "mobile", "value": "13812345678"}, headers=writer.headers | PURPOSE)

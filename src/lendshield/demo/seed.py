@@ -14,7 +14,8 @@ from rich.progress import Progress
 from sqlalchemy import select
 from stdnum import luhn
 
-from lendshield.loans.models import LoanRow
+from lendshield.consent import service as consent
+from lendshield.loans.models import LoanDeviceRow, LoanRow
 from lendshield.principals import Principal
 from lendshield.principals import service as principals
 from lendshield.principals.models import PrincipalRow
@@ -63,6 +64,8 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
     rng = random.Random(seed)
     with rt.sessions() as session:
         staff = _staff(session, rt)
+        # The gate needs a legal basis: publish the notice borrowers consent to (PIPL Art. 17).
+        notice = consent.ensure_default_notice(session, rt, staff["demo-officer"]).version
         session.commit()
     loader = staff["demo-loan-system"]
     collector = staff["demo-collector"]
@@ -88,10 +91,24 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
                     sid, _ = subjects.create_subject(
                         session, rt, loader, kind="borrower", fields=fields, contacts=[contact], synthetic=True
                     )
+                    # Consents as a borrower gives them in the app: the necessary consent-based purposes with
+                    # their separate consent for sensitive data (PIPL Art. 29); marketing is optional (Art. 16).
+                    grants = [("credit_assessment", "purpose"), ("credit_assessment", "sensitive")]
+                    grants += [("device_management", "purpose"), ("device_management", "sensitive")]
+                    marketing = rng.random()
+                    if marketing < 0.4:
+                        grants += [("marketing", "purpose"), ("marketing", "third_party")]
+                    for purpose, kind in grants:
+                        consent.record(
+                            session, rt, loader, sid, purpose=purpose, kind=kind, action="grant", notice_version=notice, channel="app"
+                        )
+                    if marketing > 0.8:
+                        consent.record(session, rt, loader, sid, purpose="marketing", action="refuse", notice_version=notice, channel="app")
                     overdue = rng.choice([0, 0, 0, 0, 3, 15, 35, 70, 120])
+                    loan_id = f"DEMO-{fake.unique.numerify('########')}"
                     session.add(
                         LoanRow(
-                            id=f"DEMO-{fake.unique.numerify('########')}",
+                            id=loan_id,
                             borrower_id=sid,
                             principal_amount=Decimal(rng.randrange(1000, 50000)),
                             status="overdue" if overdue else "current",
@@ -102,6 +119,9 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
                             updated_at=rt.clock.now(),
                         )
                     )
+                    if rng.random() < 0.3:
+                        session.flush()
+                        session.add(LoanDeviceRow(loan_id=loan_id, asset_id=f"ASSET-{loan_id[5:]}", financed_at=rt.clock.now()))
                     made += 1
                 session.commit()
             bar.advance(task, min(100, borrowers - start))

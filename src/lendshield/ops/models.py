@@ -86,3 +86,16 @@ class IncidentSubjectRow(Base):
     categories: Mapped[list[str]] = mapped_column(JSON)
     notified_at: Mapped[datetime | None]
     channel: Mapped[str | None] = mapped_column(String(32))
+
+
+class ReportRow(Base):
+    """A generated report, kept at least 3 years (PIPL Art. 56)."""
+
+    __tablename__ = "ops_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)

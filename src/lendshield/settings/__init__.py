@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
+    # --- gate ---
+    consent_reprompt_limit: int = Field(default=1, ge=0)
+    """After a refusal, how many times a person may be asked again within the window (PIPL Art. 16)."""
+    consent_reprompt_window_days: int = Field(default=90, ge=1)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

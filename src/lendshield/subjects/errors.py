@@ -1,3 +1,5 @@
+import re
+
 from lendshield.errors import BadRequest, Gone, NotFound, RecordedRefusal
 
 
@@ -35,3 +37,15 @@ class TokenNotFound(NotFound):
 
 class NotIndexed(BadRequest):
     code = "field-not-indexed"
+
+
+class PurposeRefused(RecordedRefusal):
+    """No such purpose (or none given): refused, and the refusal stays in the ledger."""
+
+    status = 400
+    code = "unknown-purpose"
+
+    def __init__(self, purpose: str | None) -> None:
+        # Only a name is echoed: free text in the header could hold anything.
+        shown = purpose if purpose and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", purpose) else ""
+        super().__init__(f"no such purpose '{shown}'; see purposes.yaml" if shown else "a known purpose is required", purpose=shown)

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from lendshield import ledger
 from lendshield.catalog import FieldInvalid
+from lendshield.catalog.validators import resident_id_birth_date
+from lendshield.consent import gate as consent_gate
 from lendshield.crypto import FieldCipher
 from lendshield.errors import Forbidden, InvalidInput
 from lendshield.policy import Decision, Effect, Request
+from lendshield.policy.engine import NO_PURPOSE, UNKNOWN_PURPOSE
+from lendshield.policy.facts import facts_for
 from lendshield.principals import Principal
 from lendshield.runtime import Runtime
 from lendshield.subjects import vault
-from lendshield.subjects.errors import NotIndexed, ReadDenied, ReasonRequired, TokenNotFound
+from lendshield.subjects.errors import NotIndexed, PurposeRefused, ReadDenied, ReasonRequired, TokenNotFound
 from lendshield.subjects.models import (
     BlindIndexRow,
     FieldValueRow,
@@ -169,13 +175,45 @@ def create_subject(
     return subject_id, contact_ids
 
 
-def _decide(rt: Runtime, who: Principal, names: Sequence[str], purpose: str | None, want_clear: bool) -> dict[str, Decision]:
+def _decide(
+    rt: Runtime,
+    who: Principal,
+    names: Sequence[str],
+    purpose: str | None,
+    want_clear: bool,
+    facts: frozenset[str] = frozenset(),
+) -> dict[str, Decision]:
     return {
         name: rt.policy.decide(
-            Request(principal=who, field=rt.catalog.field(name, f"fields.{name}"), purpose=purpose, want_clear=want_clear)
+            Request(principal=who, field=rt.catalog.field(name, f"fields.{name}"), purpose=purpose, want_clear=want_clear, facts=facts)
         )
         for name in names
     }
+
+
+def _gate(
+    session: Session, rt: Runtime, who: Principal, subject_id: str, names: Sequence[str], purpose: str | None, want_clear: bool
+) -> dict[str, Decision]:
+    """Role x purpose x field (policy), case-state conditions, then the legal basis (consent ledger).
+
+    PIPL Art. 6 (purpose and minimum necessary), Art. 13 (a legal basis), Arts. 14-15 (consent
+    and its withdrawal), Art. 29 (separate consent for sensitive data). The first that denies wins.
+    """
+    engine = rt.policy
+    if purpose is None or purpose not in engine.purposes:
+        return {}
+    facts = facts_for(session, who, subject_id, engine.conditions_for(who.roles, purpose))
+    decisions = _decide(rt, who, names, purpose, want_clear, facts)
+    allowed = [n for n, d in decisions.items() if d.allowed]
+    decisions.update(consent_gate.denials(session, rt.catalog, engine.purposes.by_id[purpose], subject_id, allowed))
+    return decisions
+
+
+def _purpose_label(purpose: str | None) -> str | None:
+    """A purpose as it may be written down: a name, never free text a caller put in the header."""
+    if purpose is None:
+        return None
+    return purpose if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", purpose) else "(not a purpose name)"
 
 
 def _summarise(decisions: Mapping[str, Decision]) -> tuple[str, str]:
@@ -206,7 +244,10 @@ def read_fields(
     rows = session.scalars(select(FieldValueRow).where(FieldValueRow.subject_id == subject_id, FieldValueRow.current.is_(True))).all()
     held = {r.field: r for r in rows}
     names = list(dict.fromkeys(fields)) if fields else sorted(held)
-    decisions = _decide(rt, who, names, purpose, clear)
+    for name in names:
+        rt.catalog.field(name, f"fields.{name}")
+    refused = None if purpose is not None and purpose in rt.policy.purposes else (NO_PURPOSE if purpose is None else UNKNOWN_PURPOSE)
+    decisions = dict.fromkeys(names, refused) if refused is not None else _gate(session, rt, who, subject_id, names, purpose, clear)
     if clear and any(d.effect is Effect.CLEAR for d in decisions.values()) and not (reason and reason.strip()):
         raise ReasonRequired()
     summary, rules = _summarise(decisions) if decisions else ("deny", "no-fields")
@@ -218,13 +259,16 @@ def read_fields(
             action=f"subject.{via}",
             object="fields:" + ",".join(names),
             subject_ref=ledger.subject_ref(rt.keys, subject_id),
-            purpose=purpose,
+            purpose=_purpose_label(purpose),
             decision=summary,
             rule_id=rules,
             reason=(reason or None),
             details={"decisions": {n: [d.effect.value, d.rule_id] for n, d in decisions.items()}},
         ),
     )
+    if refused is not None:
+        # Recorded above, then refused: a read for a purpose that does not exist never happens.
+        raise PurposeRefused(purpose)
     allowed = {n: d for n, d in decisions.items() if d.allowed}
     denied = {n: d for n, d in decisions.items() if not d.allowed}
     if not allowed:
@@ -241,6 +285,27 @@ def read_fields(
             value = rt.catalog.fields[name].mask(value)
         out[name] = FieldView(value=value, effect=decision.effect, rule_id=decision.rule_id, version=row.version)
     return SubjectView(subject_id=subject.id, kind=subject.kind, fields=out, denied=denied, ledger_seq=seq)
+
+
+def subject_age(session: Session, rt: Runtime, subject_id: str, on: date) -> int | None:
+    """Age in whole years on ``on``, from the birth date in the resident ID; None if unknown.
+
+    For PIPL Art. 31 (under 14 needs a guardian). Only this module decrypts; neither the ID
+    nor the birth date leaves this function, and no ledger entry is written (no read happens).
+    """
+    row = session.scalar(
+        select(FieldValueRow).where(
+            FieldValueRow.subject_id == subject_id, FieldValueRow.field == "resident_id", FieldValueRow.current.is_(True)
+        )
+    )
+    if row is None:
+        return None
+    cipher = vault.cipher_for(session, rt.keys, rt.dek_cache, subject_id)
+    try:
+        born = resident_id_birth_date(cipher.decrypt("resident_id", row.version, row.ciphertext))
+    except ValueError:
+        return None
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def correct_field(
@@ -292,6 +357,20 @@ def find_by(session: Session, rt: Runtime, who: Principal, name: str, raw: str, 
     if not spec.blind_index:
         raise NotIndexed(f"field '{name}' has no blind index")
     decision = _decide(rt, who, [name], purpose, False)[name]
+    if decision.rule_id in (NO_PURPOSE.rule_id, UNKNOWN_PURPOSE.rule_id):
+        ledger.append(
+            session,
+            ledger.Entry(
+                time=rt.clock.now(),
+                actor=who.id,
+                action="subject.lookup",
+                object=f"field:{name}",
+                purpose=_purpose_label(purpose),
+                decision="deny",
+                rule_id=decision.rule_id,
+            ),
+        )
+        raise PurposeRefused(purpose)
     if not decision.allowed:
         ledger.append(
             session,
@@ -431,3 +510,8 @@ def shred(session: Session, rt: Runtime, who: Principal, subject_id: str, *, rea
 
 def contacts_of(session: Session, borrower_id: str) -> list[tuple[str, str]]:
     return [(r.contact_id, r.relation) for r in session.scalars(select(SubjectLinkRow).where(SubjectLinkRow.borrower_id == borrower_id))]
+
+
+def require_live(session: Session, subject_id: str) -> None:
+    """Raise SubjectNotFound or SubjectShredded unless the subject exists and is readable."""
+    vault.live_subject(session, subject_id)

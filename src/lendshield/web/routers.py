@@ -20,6 +20,7 @@ ROUTER_MODULES = (
     "lendshield.ops.api",
     "lendshield.devices.api",
     "lendshield.web.pages",
+    "lendshield.ops.reports_api",
 )
 
 

@@ -95,8 +95,20 @@ def upgrade() -> None:
     with op.batch_alter_table("ops_incident_subjects", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ops_incident_subjects_incident_id"), ["incident_id"], unique=False)
 
+    op.create_table(
+        "ops_reports",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("created_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ops_reports")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("ops_reports")
     op.drop_table("ops_incident_subjects")
     op.drop_table("ops_incidents")
     op.drop_table("ops_jobs")
