@@ -18,7 +18,7 @@ from tests.policy.test_decision_table import CATALOG, EXPECTED
 
 CONSENT_PURPOSES = {
     "credit_assessment": ["purpose", "sensitive"],
-    "device_management": ["purpose", "sensitive"],
+    "device_management": ["purpose"],
     "marketing": ["purpose", "third_party"],
     "testimonials": ["purpose", "public_disclosure"],
     "overseas_support": ["purpose", "cross_border"],

@@ -94,7 +94,7 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
                     # Consents as a borrower gives them in the app: the necessary consent-based purposes with
                     # their separate consent for sensitive data (PIPL Art. 29); marketing is optional (Art. 16).
                     grants = [("credit_assessment", "purpose"), ("credit_assessment", "sensitive")]
-                    grants += [("device_management", "purpose"), ("device_management", "sensitive")]
+                    grants += [("device_management", "purpose")]
                     marketing = rng.random()
                     if marketing < 0.4:
                         grants += [("marketing", "purpose"), ("marketing", "third_party")]
