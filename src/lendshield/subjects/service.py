@@ -240,9 +240,8 @@ def read_fields(
     A denied read is written to the ledger too; when nothing was allowed it raises ``ReadDenied``
     after the entry is recorded (the unit of work keeps it).
     """
-    subject = vault.live_subject(session, subject_id)
-    rows = session.scalars(select(FieldValueRow).where(FieldValueRow.subject_id == subject_id, FieldValueRow.current.is_(True))).all()
-    held = {r.field: r for r in rows}
+    loaded = vault.load_for_read(session, subject_id)
+    held = loaded.fields
     names = list(dict.fromkeys(fields)) if fields else sorted(held)
     for name in names:
         rt.catalog.field(name, f"fields.{name}")
@@ -274,17 +273,18 @@ def read_fields(
     if not allowed:
         why = "; ".join(f"{n}: {d.reason or d.rule_id}" for n, d in denied.items()) or "no fields"
         raise ReadDenied(f"read denied ({why})", rules=sorted({d.rule_id for d in denied.values()}))
-    cipher = vault.cipher_for(session, rt.keys, rt.dek_cache, subject_id)
+    cipher = vault.cipher_from_loaded(rt.keys, rt.dek_cache, loaded, subject_id)
     out: dict[str, FieldView] = {}
     for name, decision in allowed.items():
-        row = held.get(name)
-        if row is None:
+        held_value = held.get(name)
+        if held_value is None:
             continue
-        value = cipher.decrypt(name, row.version, row.ciphertext)
+        version, ciphertext = held_value
+        value = cipher.decrypt(name, version, ciphertext)
         if decision.effect is not Effect.CLEAR:
             value = rt.catalog.fields[name].mask(value)
-        out[name] = FieldView(value=value, effect=decision.effect, rule_id=decision.rule_id, version=row.version)
-    return SubjectView(subject_id=subject.id, kind=subject.kind, fields=out, denied=denied, ledger_seq=seq)
+        out[name] = FieldView(value=value, effect=decision.effect, rule_id=decision.rule_id, version=version)
+    return SubjectView(subject_id=subject_id, kind=loaded.kind, fields=out, denied=denied, ledger_seq=seq)
 
 
 def subject_age(session: Session, rt: Runtime, subject_id: str, on: date) -> int | None:

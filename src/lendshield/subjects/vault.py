@@ -5,13 +5,15 @@ Only this module and ``service`` handle clear personal values.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from lendshield.crypto import FieldCipher, KeyProvider, keyed_digest, new_data_key, unwrap_data_key, wrap_data_key
 from lendshield.subjects.errors import SubjectNotFound, SubjectShredded
 from lendshield.subjects.keycache import DataKeyCache
-from lendshield.subjects.models import SubjectKeyRow, SubjectRow
+from lendshield.subjects.models import FieldValueRow, SubjectKeyRow, SubjectRow
 
 BLIND_INDEX_SECRET = "vault/blind-index"
 TOKEN_SECRET = "vault/token-value"
@@ -24,6 +26,61 @@ def live_subject(session: Session, subject_id: str) -> SubjectRow:
     if row.status == "shredded":
         raise SubjectShredded(row.shred_reason or "deleted")
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a read needs, fetched in one statement: kind, wrapped key, current ciphertexts."""
+
+    kind: str
+    kek_version: str | None
+    wrapped: bytes | None
+    fields: dict[str, tuple[int, bytes]]
+
+
+# One Core statement per read (no ORM objects on the hot path): the subject, its wrapped key and
+# its current field ciphertexts.
+_LOAD = (
+    select(
+        SubjectRow.kind,
+        SubjectRow.status,
+        SubjectRow.shred_reason,
+        SubjectKeyRow.kek_version,
+        SubjectKeyRow.wrapped,
+        FieldValueRow.field,
+        FieldValueRow.version,
+        FieldValueRow.ciphertext,
+    )
+    .select_from(SubjectRow)
+    .outerjoin(SubjectKeyRow, SubjectKeyRow.subject_id == SubjectRow.id)
+    .outerjoin(FieldValueRow, (FieldValueRow.subject_id == SubjectRow.id) & FieldValueRow.current.is_(True))
+    .where(SubjectRow.id == bindparam("sid"))
+)
+
+
+def load_for_read(session: Session, subject_id: str) -> Loaded:
+    if len(subject_id) > 36:
+        raise SubjectNotFound()
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # Core reads bypass autoflush
+    rows = session.connection().execute(_LOAD, {"sid": subject_id}).all()
+    if not rows:
+        raise SubjectNotFound()
+    first = rows[0]
+    if first.status == "shredded":
+        raise SubjectShredded(first.shred_reason or "deleted")
+    fields = {r.field: (r.version, r.ciphertext) for r in rows if r.field is not None}
+    return Loaded(kind=first.kind, kek_version=first.kek_version, wrapped=first.wrapped, fields=fields)
+
+
+def cipher_from_loaded(keys: KeyProvider, cache: DataKeyCache, loaded: Loaded, subject_id: str) -> FieldCipher:
+    if loaded.wrapped is None or loaded.kek_version is None:
+        raise SubjectShredded("deleted")
+    dek = cache.get(loaded.wrapped)
+    if dek is None:
+        dek = unwrap_data_key(keys, subject_id, loaded.kek_version, loaded.wrapped)
+        cache.put(loaded.wrapped, dek)
+    return FieldCipher(subject_id, dek)
 
 
 def new_key(session: Session, keys: KeyProvider, subject_id: str) -> FieldCipher:
