@@ -33,6 +33,7 @@ DOMAIN_CLI_MODULES = (
     "lendshield.dlp.cli",
     "lendshield.watch.cli",
     "lendshield.ops.cli",
+    "lendshield.devices.cli",
 )
 for _module in DOMAIN_CLI_MODULES:
     importlib.import_module(_module).register(app)

@@ -141,3 +141,20 @@ def sync(state: AgentState, client: httpx.Client, ledger_check: Callable[[Mappin
         outcomes.append(cmd.command.value)
     state.save()
     return outcomes
+
+
+def ledger_check_for(state: AgentState) -> Callable[[Mapping[str, Any]], None]:
+    """Step 11 of the verification: the command's ledger entry must be proven included in a
+    checkpoint signed by the pinned log key. Without a pinned key or a proof, refuse."""
+
+    def check(led: Mapping[str, Any]) -> None:
+        if not state.ledger_key:
+            raise CommandRefused("no ledger key pinned: cannot check that the command was logged")
+        proof = led.get("inclusion")
+        if not isinstance(proof, Mapping):
+            raise CommandRefused("ledger entry not proven included in a signed checkpoint")
+        from lendshield.devices.ledger_proof import verify_command_entry
+
+        verify_command_entry(led, state.ledger_key)
+
+    return check

@@ -1,0 +1,64 @@
+"""`lendshield agent`: the reference device agent, run as a process (a phone in a terminal)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from lendshield.errors import InvalidInput
+
+
+def register(app: typer.Typer) -> None:
+    agent_app = typer.Typer(no_args_is_help=True, help="The reference device agent (the phone side of the protocol).")
+    app.add_typer(agent_app, name="agent")
+
+    @agent_app.command("init")
+    def init(state: Path = typer.Option(..., "--state", help="The agent's state file (created, mode 0600).")) -> None:
+        """Generate the device's own key pair; prints the public key to enrol the device with."""
+        from lendshield.crypto.jws import b64url
+        from lendshield.devices.agent import AgentState
+
+        if state.exists():
+            raise InvalidInput(f"{state.name} exists; refusing to replace a device key")
+        typer.echo(b64url(AgentState.create(state).public_key))
+
+    @agent_app.command("pin")
+    def pin(
+        state: Path = typer.Option(..., "--state"),
+        device_id: str = typer.Option(..., "--device-id"),
+        server: str = typer.Option(..., "--server", help="https://... of the LendShield API."),
+        command_kid: str = typer.Option(..., "--command-kid"),
+        command_key: str = typer.Option(..., "--command-key", help="base64url Ed25519 key from the enrolment answer."),
+        ledger_key: str = typer.Option("", "--ledger-key", help="The log's note verifier key."),
+    ) -> None:
+        """Pin what enrolment returned: the device id, the platform's command key and the log key."""
+        from lendshield.devices.agent import AgentState, _unb64
+
+        loaded = AgentState.load(state)
+        raw = _unb64(command_key)
+        if len(raw) != 32:
+            raise InvalidInput("--command-key: an Ed25519 public key is 32 bytes")
+        loaded.pin(device_id=device_id, server=server, command_kid=command_kid, command_key=raw, ledger_key=ledger_key)
+        typer.echo(f"pinned {command_kid} for device {device_id}")
+
+    @agent_app.command("run")
+    def run(
+        state: Path = typer.Option(..., "--state"),
+        once: bool = typer.Option(False, help="Check in once and exit."),
+        interval: float = typer.Option(5.0, min=0.2, help="Seconds between check-ins."),
+    ) -> None:
+        """Check in, verify, apply and acknowledge commands; refuse and report anything else."""
+        import httpx
+
+        from lendshield.devices.agent import AgentState, ledger_check_for, sync
+
+        loaded = AgentState.load(state)
+        with httpx.Client(timeout=10) as client:
+            while True:
+                for outcome in sync(loaded, client, ledger_check_for(loaded)):
+                    typer.echo(outcome)
+                if once:
+                    return
+                time.sleep(interval)
