@@ -18,7 +18,7 @@ from lendshield.clock import FrozenClock
 from lendshield.crypto.jws import public_raw, sign_compact
 from lendshield.devices import service as devices
 from lendshield.devices.errors import ApprovalRefused, PreconditionFailed, RequestClosed
-from lendshield.devices.models import DeviceRow
+from lendshield.devices.models import CommandRow, DeviceRow
 from lendshield.devices.protocol import ACK_TYP, verify_command
 from lendshield.ledger.models import LedgerEntryRow
 from lendshield.loans.models import LoanRow
@@ -228,3 +228,28 @@ def test_a_forged_acknowledgement_is_refused(rt: Runtime, world: dict[str, Any])
     )
     with rt.sessions() as session, pytest.raises(Forbidden, match="bad signature"):
         devices.acknowledge(session, rt, world["device"], forged)
+
+
+def test_payment_event_over_http_unlocks_and_payoff_releases(rt: Runtime, clock: FrozenClock, client, make_actor, world) -> None:  # type: ignore[no-untyped-def]
+    _ready(rt, clock, world)
+    rid = _request(rt, world)
+    _review(rt, world, "collection_supervisor", rid)
+    _review(rt, world, "risk_officer", rid)
+    assert world["phone"].sync() == ["lock"]
+    loans = make_actor("loan_system")
+    paid = client.post(
+        "/v1/loans/L-1/events", json={"id": "pay-1", "kind": "payment", "amount": "500.00", "overdue_days": 0}, headers=loans.headers
+    )
+    assert paid.status_code in (200, 201), paid.text
+    assert world["phone"].sync() == ["unlock"]
+    again = client.post(
+        "/v1/loans/L-1/events", json={"id": "pay-1", "kind": "payment", "amount": "500.00", "overdue_days": 0}, headers=loans.headers
+    )
+    assert again.status_code in (200, 201)
+    with rt.sessions() as session:
+        assert session.scalars(select(CommandRow.command).where(CommandRow.command == "unlock")).all() == ["unlock"]  # once
+    payoff = client.post("/v1/loans/L-1/events", json={"id": "payoff-1", "kind": "payoff"}, headers=loans.headers)
+    assert payoff.status_code in (200, 201), payoff.text
+    assert world["phone"].sync() == ["release"]
+    with rt.sessions() as session:
+        assert session.get(DeviceRow, world["device"]).state == "released"  # type: ignore[union-attr]

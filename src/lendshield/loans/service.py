@@ -162,6 +162,12 @@ def apply_event(session: Session, rt: Runtime, who: Principal, loan_id: str, key
             details={"event_key_sha256": hashlib.sha256(key.encode()).hexdigest()[:16], "status": loan.status},
         ),
     )
+    if event.kind in ("payment", "payoff", "overdue"):
+        # A loan brought current unlocks its phone at once, and a paid-off one is released, with no
+        # approval: keeping a paid-up phone locked harms the borrower (REGULATION.md, device lock).
+        from lendshield.devices.service import DeviceRules, on_loan_state
+
+        on_loan_state(session, rt, loan_id, DeviceRules())
     return _state(session, loan)
 
 
