@@ -2,7 +2,7 @@
 
 Nothing here touches a database: callers pass ``node(height, index)``, a function returning the
 hash of the *complete* subtree of ``2**height`` leaves starting at leaf ``index * 2**height``.
-The tile store (``ledger.tiles``) and in-memory lists both provide one.
+The tile store (``ledger.tree``) and in-memory lists both provide one.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def consistency_proof(first: int, second: int, node: NodeFn) -> list[bytes]:
     """RFC 9162 §2.1.4.1: PROOF(m, D[n]) = SUBPROOF(m, D[n], true)."""
     if not 0 <= first <= second:
         raise ProofError(f"no consistency proof from size {first} to size {second}")
-    if first == 0 or first == second:
+    if first in (0, second):
         return []
     out: list[bytes] = []
 

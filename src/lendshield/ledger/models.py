@@ -30,3 +30,40 @@ class LedgerEntryRow(Base):
     body: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, object] | None] = mapped_column(JSON)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerTile(Base):
+    """A C2SP tlog-tiles tile: ``width`` consecutive 32-byte hashes at tile level ``level``.
+
+    Full tiles have width 256; a partial tile is kept for every width a checkpoint needed, so
+    a client holding any signed checkpoint can fetch exactly the tiles that checkpoint names.
+    """
+
+    __tablename__ = "ledger_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note); the primary key forbids two roots for one size."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class LedgerCosignature(Base):
+    """A witness's cosignature/v1 line on the checkpoint of ``size``, verified before storing."""
+
+    __tablename__ = "ledger_cosignatures"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

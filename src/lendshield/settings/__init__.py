@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     """After a refusal, how many times a person may be asked again within the window (PIPL Art. 16)."""
     consent_reprompt_window_days: int = Field(default=90, ge=1)
 
+    # --- ledger ---
+    ledger_witness_keys: list[str] = Field(default_factory=list)
+    """Verifier keys (``name+id+base64``) of witnesses whose cosignatures the log accepts."""
+    jobs_enabled: bool = True
+    """Run in-process periodic jobs (the ledger integrator) in the web process."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

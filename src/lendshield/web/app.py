@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from lendshield.logging_setup import configure_logging
@@ -18,7 +21,23 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     settings = settings or (runtime.settings if runtime else Settings())
     configure_logging(settings.log_format, settings.log_level)
     rt = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # In-process periodic jobs (ledger integrator); off with settings.jobs_enabled=False.
+        from lendshield.jobs import default_runner, jobs_wanted
+
+        runner = default_runner(rt) if jobs_wanted(rt.settings) else None
+        if runner is not None:
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="LendShield",
         version="0.1.0",
         description="Personal-information vault, consent gate, transparency ledger and device safeguards for lenders.",

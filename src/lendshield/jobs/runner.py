@@ -1,0 +1,87 @@
+"""A small periodic runner: each task runs every ``interval`` seconds on one daemon thread.
+
+A failing task is logged and retried at its next tick: nothing a task raises stops the runner
+(the issue: "nothing crashes the integrator").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lendshield.runtime import Runtime
+from lendshield.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Task:
+    name: str
+    interval: float
+    fn: Callable[[], object]
+    due: float = 0.0
+
+
+class PeriodicRunner:
+    def __init__(self) -> None:
+        self._tasks: list[_Task] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def every(self, interval: float, name: str, fn: Callable[[], object]) -> None:
+        self._tasks.append(_Task(name, interval, fn))
+
+    def run_pending(self) -> None:
+        now = time.monotonic()
+        for task in self._tasks:
+            if now < task.due:
+                continue
+            task.due = now + task.interval
+            try:
+                task.fn()
+            except Exception as exc:  # a task must never kill the runner; say which and why
+                log.error("job failed", extra={"job": task.name, "error": type(exc).__name__, "detail": str(exc)[:200]})
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_pending()
+            wait = min((t.due for t in self._tasks), default=time.monotonic() + 1.0) - time.monotonic()
+            self._stop.wait(max(0.05, wait))
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="lendshield-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def jobs_wanted(settings: Settings) -> bool:
+    """Whether a web process starts the in-process jobs.
+
+    ``jobs_enabled`` (default True) decides; under ``environment="test"`` the jobs stay off
+    unless a test sets ``jobs_enabled=True`` explicitly, so that a background integrator never
+    adds rows behind the back of a test that counts them.
+    """
+    if settings.environment == "test" and "jobs_enabled" not in settings.model_fields_set:
+        return False
+    return settings.jobs_enabled
+
+
+def default_runner(rt: Runtime) -> PeriodicRunner:
+    """The jobs every LendShield web process runs."""
+    from lendshield.ledger.tree import integrate_all
+
+    runner = PeriodicRunner()
+    runner.every(rt.settings.ledger_integrate_interval_s, "ledger.integrate", lambda: integrate_all(rt))
+    return runner
