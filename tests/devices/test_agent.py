@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -14,6 +17,7 @@ from lendshield.crypto.jws import b64url
 from lendshield.devices import agent
 from lendshield.devices.models import CommandRow
 from lendshield.devices.protocol import CommandRefused
+from lendshield.ledger.tree import integrate_all
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
@@ -48,7 +52,7 @@ def _enrolled_agent(rt: Runtime, client: TestClient, make_actor, tmp_path: Path)
         server=str(client.base_url),
         command_kid=made["command_kid"],
         command_key=agent._unb64(made["command_key"]),
-        ledger_key="",
+        ledger_key=made["ledger_key"],
     )
     return state
 
@@ -58,14 +62,55 @@ def _send_reminder(client: TestClient, make_actor, device_id: str) -> None:  # t
     assert client.post(f"/v1/devices/{device_id}/reminders", json={"message_zh": "请还款"}, headers=collector.headers).status_code == 201
 
 
+def test_agent_waits_for_the_log_then_verifies_the_proof(rt: Runtime, client: TestClient, make_actor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    state = _enrolled_agent(rt, client, make_actor, tmp_path)
+    _send_reminder(client, make_actor, state.device_id)
+    now = int(rt.clock.now().timestamp())
+    assert agent.sync(state, client, now=now) == []  # not in a signed checkpoint yet: not delivered
+    integrate_all(rt)
+    assert agent.sync(state, client, now=now) == ["remind"]  # real inclusion proof, real signed checkpoint
+    assert agent.AgentState.load(state.path).last_seq == 1
+    with rt.sessions() as session:
+        row = session.scalars(select(CommandRow)).one()
+    assert row.acked_at is not None
+
+
+def test_agent_refuses_a_forged_proof_or_another_log_key(rt: Runtime, client: TestClient, make_actor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    state = _enrolled_agent(rt, client, make_actor, tmp_path)
+    _send_reminder(client, make_actor, state.device_id)
+    integrate_all(rt)
+    item = client.post(f"/v1/devices/{state.device_id}/checkin", json={"token": _checkin(state, rt)}).json()["commands"][0]
+    led = {"seq": json.loads(agent._unb64(item["token"].split(".")[1]))["led"]["seq"]}
+    forged = dict(item, proof=dict(item["proof"], body=item["proof"]["body"].replace("device.command", "device.review")))
+    with pytest.raises(CommandRefused, match="not this command"):
+        agent.ledger_check_for(state, forged)(led)
+    hashes = item["proof"]["inclusion_proof"]
+    assert hashes, "the log has more than one entry, so the proof is not empty"
+    flipped = base64.b64encode(bytes([base64.b64decode(hashes[0])[0] ^ 1]) + base64.b64decode(hashes[0])[1:]).decode()
+    bad_hash = dict(item, proof=dict(item["proof"], inclusion_proof=[flipped, *hashes[1:]]))
+    with pytest.raises(CommandRefused, match="inclusion proof"):
+        agent.ledger_check_for(state, bad_hash)(led)
+    state.ledger_key = "other.example/log+00000000+" + base64.b64encode(b"\x01" + bytes(32)).decode()
+    with pytest.raises(CommandRefused, match="checkpoint refused"):
+        agent.ledger_check_for(state, item)(led)
+    no_proof = {k: v for k, v in item.items() if k != "proof"}
+    with pytest.raises(CommandRefused, match="not proven"):
+        agent.ledger_check_for(state, no_proof)(led)
+
+
+def _checkin(state: agent.AgentState, rt: Runtime) -> str:
+    from lendshield.crypto.jws import load_ed25519, sign_compact
+
+    claims = {"dev": state.device_id, "last_seq": 0, "iat": int(rt.clock.now().timestamp())}
+    return sign_compact(load_ed25519(state.seed), f"dev-{state.device_id}", claims, agent.CHECKIN_TYP)
+
+
 def test_agent_applies_and_acknowledges(rt: Runtime, client: TestClient, make_actor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     state = _enrolled_agent(rt, client, make_actor, tmp_path)
     _send_reminder(client, make_actor, state.device_id)
 
-    def trust_entry(_led: Mapping[str, Any]) -> None:  # proofs are checked in the ledger-integrated end-to-end test
-        return None
-
-    assert agent.sync(state, client, trust_entry, now=int(rt.clock.now().timestamp())) == ["remind"]
+    integrate_all(rt)
+    assert agent.sync(state, client, now=int(rt.clock.now().timestamp())) == ["remind"]
     assert agent.AgentState.load(state.path).last_seq == 1
     with rt.sessions() as session:
         row = session.scalars(select(CommandRow)).one()
@@ -75,6 +120,7 @@ def test_agent_applies_and_acknowledges(rt: Runtime, client: TestClient, make_ac
 def test_agent_refuses_a_command_without_a_proven_ledger_entry(rt: Runtime, client: TestClient, make_actor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     state = _enrolled_agent(rt, client, make_actor, tmp_path)
     _send_reminder(client, make_actor, state.device_id)
+    integrate_all(rt)
 
     def require_proof(led: Mapping[str, Any]) -> None:
         if "inclusion" not in led:

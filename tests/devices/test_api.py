@@ -65,6 +65,10 @@ def test_reminder_checkin_and_ack(rt: Runtime, client: TestClient, make_actor, e
     device_id, key = enrolled
     collector = make_actor("collector")
     assert client.post(f"/v1/devices/{device_id}/reminders", json={"message_zh": "请还款"}, headers=collector.headers).status_code == 201
+    from lendshield.ledger.tree import integrate_all
+
+    assert _checkin(rt, client, device_id, key).json()["waiting_for_log"] == [1]  # type: ignore[attr-defined]
+    integrate_all(rt)
     got = _checkin(rt, client, device_id, key)
     assert got.status_code == 200  # type: ignore[attr-defined]
     commands = got.json()["commands"]  # type: ignore[attr-defined]

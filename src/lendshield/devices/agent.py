@@ -108,7 +108,9 @@ def _ack(state: AgentState, seq: int, result: str, reason: str = "") -> str:
     return sign_compact(load_ed25519(state.seed), f"dev-{state.device_id}", claims, ACK_TYP)
 
 
-def sync(state: AgentState, client: httpx.Client, ledger_check: Callable[[Mapping[str, Any]], None], now: int | None = None) -> list[str]:
+def sync(
+    state: AgentState, client: httpx.Client, ledger_check: Callable[[Mapping[str, Any]], None] | None = None, now: int | None = None
+) -> list[str]:
     """One check-in: fetch, verify, apply, acknowledge. Returns what was applied or refused, in order."""
     now = int(time.time()) if now is None else now
     checkin = sign_compact(
@@ -122,7 +124,12 @@ def sync(state: AgentState, client: httpx.Client, ledger_check: Callable[[Mappin
         token = str(item.get("token", ""))
         try:
             cmd = verify_command(
-                token, keys=state.command_keys, device_id=state.device_id, last_seq=state.last_seq, now=now, ledger_check=ledger_check
+                token,
+                keys=state.command_keys,
+                device_id=state.device_id,
+                last_seq=state.last_seq,
+                now=now,
+                ledger_check=ledger_check or ledger_check_for(state, item),
             )
         except CommandRefused as exc:
             seq = item.get("seq")
@@ -143,18 +150,17 @@ def sync(state: AgentState, client: httpx.Client, ledger_check: Callable[[Mappin
     return outcomes
 
 
-def ledger_check_for(state: AgentState) -> Callable[[Mapping[str, Any]], None]:
-    """Step 11 of the verification: the command's ledger entry must be proven included in a
-    checkpoint signed by the pinned log key. Without a pinned key or a proof, refuse."""
+def ledger_check_for(state: AgentState, item: Mapping[str, Any] | None = None) -> Callable[[Mapping[str, Any]], None]:
+    """Step 11 for one delivered command: its ledger entry, proven included under the pinned log key."""
 
     def check(led: Mapping[str, Any]) -> None:
-        if not state.ledger_key:
-            raise CommandRefused("no ledger key pinned: cannot check that the command was logged")
-        proof = led.get("inclusion")
-        if not isinstance(proof, Mapping):
-            raise CommandRefused("ledger entry not proven included in a signed checkpoint")
         from lendshield.devices.ledger_proof import verify_command_entry
 
-        verify_command_entry(led, state.ledger_key)
+        token = str((item or {}).get("token", ""))
+        try:
+            command = json.loads(_unb64(token.split(".")[1])).get("cmd", "")  # signature already verified
+        except (ValueError, IndexError):
+            command = ""
+        verify_command_entry(led, (item or {}).get("proof"), ledger_key=state.ledger_key, device_id=state.device_id, command=command)
 
     return check

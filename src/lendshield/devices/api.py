@@ -18,6 +18,7 @@ from lendshield.crypto.jws import JwsInvalid, verify_compact
 from lendshield.devices import service
 from lendshield.devices.models import CommandRequestRow, DeviceRow
 from lendshield.errors import Forbidden, InvalidInput
+from lendshield.ledger.tree import log_public_key
 from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
@@ -42,6 +43,7 @@ class EnrolOut(BaseModel):
     command_kid: str
     command_key: str
     ledger_origin: str
+    ledger_key: str
 
 
 class RequestIn(Strict):
@@ -96,6 +98,7 @@ def enrol(body: EnrolIn, rt: RuntimeDep, who: PrincipalDep) -> EnrolOut:
         command_kid=kid,
         command_key=base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
         ledger_origin=rt.settings.ledger_origin,
+        ledger_key=log_public_key(rt),
     )
 
 
@@ -157,8 +160,8 @@ def checkin(device_id: DeviceId, body: SignedIn, rt: RuntimeDep) -> dict[str, ob
         after = claims.get("last_seq", 0)
         if not isinstance(after, int) or after < 0:
             raise InvalidInput("last_seq: a non-negative integer")
-        commands = [{"seq": c.seq, "token": c.token} for c in service.pending_commands(session, device.id, after)]
-    return {"commands": commands}
+        commands, waiting = service.deliverable(session, rt, device.id, after)
+    return {"commands": commands, "waiting_for_log": waiting}
 
 
 @router.post("/{device_id}/acks", status_code=204)

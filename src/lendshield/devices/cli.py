@@ -52,12 +52,12 @@ def register(app: typer.Typer) -> None:
         """Check in, verify, apply and acknowledge commands; refuse and report anything else."""
         import httpx
 
-        from lendshield.devices.agent import AgentState, ledger_check_for, sync
+        from lendshield.devices.agent import AgentState, sync
 
         loaded = AgentState.load(state)
         with httpx.Client(timeout=10) as client:
             while True:
-                for outcome in sync(loaded, client, ledger_check_for(loaded)):
+                for outcome in sync(loaded, client):
                     typer.echo(outcome)
                 if once:
                     return

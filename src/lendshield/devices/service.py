@@ -346,6 +346,21 @@ def _release_certificate(rt: Runtime, device: DeviceRow, loan: LoanRow) -> str:
     return sign_compact(key, f"cmd-{version}", claims, "lendshield-release-certificate")
 
 
+def deliverable(session: Session, rt: Runtime, device_id: str, after_seq: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """Commands after ``after_seq`` whose ledger entries are in the latest signed checkpoint, each
+    with its proof; the others wait for the integrator (seconds) and are listed by sequence number."""
+    from lendshield.ledger.proofs import proof_for_entry
+
+    ready, waiting = [], []
+    for row in pending_commands(session, device_id, after_seq):
+        proof = proof_for_entry(session, row.ledger_seq)
+        if proof is None:
+            waiting.append(row.seq)
+            continue
+        ready.append({"seq": row.seq, "token": row.token, "proof": proof})
+    return ready, waiting
+
+
 def pending_commands(session: Session, device_id: str, after_seq: int) -> list[CommandRow]:
     return list(
         session.scalars(select(CommandRow).where(CommandRow.device_id == device_id, CommandRow.seq > after_seq).order_by(CommandRow.seq))

@@ -62,6 +62,18 @@ def _proved_entry(reader: TileReader, row: LedgerEntryRow, size: int) -> dict[st
     }
 
 
+def proof_for_entry(session: Session, seq: int) -> dict[str, Any] | None:
+    """An entry's body, inclusion proof and signed checkpoint, or None until it is integrated.
+
+    For delivery to a party that already holds the entry's reference (a device its command's).
+    """
+    cp = latest(session)
+    row = session.get(LedgerEntryRow, seq)
+    if cp is None or row is None or seq >= cp.size:
+        return None
+    return {**_proved_entry(TileReader(session), row, cp.size), "checkpoint": with_cosignatures(session, cp)}
+
+
 def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
     if not 0 <= first <= second:
         raise BadProofRequest("need 0 <= first <= second")
