@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,30 @@ def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_MAX_EXACT_INT = 2**53
+
+
+def _plain(obj: Any) -> bool:
+    """True when ``json.dumps`` with sorted keys produces exactly RFC 8785's bytes for ``obj``:
+    no floats, integers within IEEE-754's exact range, and ASCII object keys (RFC 8785 sorts by
+    UTF-16 code units, Python by code points; the two agree on ASCII)."""
+    if obj is None or isinstance(obj, bool | str):
+        return True
+    if isinstance(obj, int):
+        return -_MAX_EXACT_INT < obj < _MAX_EXACT_INT
+    if isinstance(obj, list | tuple):
+        return all(_plain(v) for v in obj)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in obj.items())
+    return False
+
+
 def canonical(obj: Any) -> bytes:
+    """RFC 8785 canonical JSON. Entries are plain (strings, small integers, ASCII keys), for which
+    the standard library's sorted, compact, non-ASCII-preserving output is byte-identical and much
+    faster; anything else goes through the full RFC 8785 implementation."""
+    if _plain(obj):
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return rfc8785.dumps(obj)
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session
 
 from lendshield.ledger.entry import Entry, canonical, leaf_hash
 from lendshield.ledger.models import LedgerEntryRow, LedgerHead
+
+# Core statements on the session's connection: appends happen on every request, and the ORM's
+# unit of work would cost more than the two statements themselves.
+_HEAD: Table = LedgerHead.__table__  # type: ignore[assignment]
+_ENTRIES: Table = LedgerEntryRow.__table__  # type: ignore[assignment]
+_NEXT = update(_HEAD).where(_HEAD.c.id == 1).values(next_seq=_HEAD.c.next_seq + 1).returning(_HEAD.c.next_seq)
+_INSERT = insert(_ENTRIES)
 
 
 def append(session: Session, entry: Entry) -> int:
@@ -16,23 +23,20 @@ def append(session: Session, entry: Entry) -> int:
     serialises appenders until commit, so sequence numbers have no gaps and an entry exists only
     if the effect it records was committed with it.
     """
-    seq = (
-        session.execute(
-            update(LedgerHead).where(LedgerHead.id == 1).values(next_seq=LedgerHead.next_seq + 1).returning(LedgerHead.next_seq)
-        ).scalar_one()
-        - 1
-    )
+    conn = session.connection()
+    seq = int(conn.execute(_NEXT).scalar_one()) - 1
     body = canonical(entry.body(seq))
-    session.add(
-        LedgerEntryRow(
-            seq=seq,
-            time=entry.time,
-            actor=entry.actor,
-            action=entry.action,
-            subject_ref=entry.subject_ref,
-            body=body.decode(),
-            details=entry.details or None,
-            leaf_hash=leaf_hash(body),
-        )
+    conn.execute(
+        _INSERT,
+        {
+            "seq": seq,
+            "time": entry.time,
+            "actor": entry.actor,
+            "action": entry.action,
+            "subject_ref": entry.subject_ref,
+            "body": body.decode(),
+            "details": entry.details or None,
+            "leaf_hash": leaf_hash(body),
+        },
     )
     return seq
