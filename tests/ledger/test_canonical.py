@@ -29,3 +29,18 @@ def test_plain_detection() -> None:
     assert not _plain({"a": 1.5})
     assert not _plain({"é": 1})
     assert not _plain(2**53)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30), st.text(max_size=30), st.integers(min_value=0, max_value=2**40), st.none() | st.text(max_size=30))
+def test_entry_bodies_are_rfc8785(actor: str, action: str, seq: int, reason: str | None) -> None:
+    from datetime import UTC, datetime
+
+    from lendshield.ledger.entry import Entry, canonical_body
+
+    body = Entry(time=datetime(2026, 11, 23, tzinfo=UTC), actor=actor, action=action, reason=reason, details={"k": [1, "v"]}).body(seq)
+    try:
+        expected = rfc8785.dumps(body)
+    except (rfc8785.CanonicalizationError, ValueError, UnicodeEncodeError):
+        return
+    assert canonical_body(body) == expected

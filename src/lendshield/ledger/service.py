@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session
 
-from lendshield.ledger.entry import Entry, canonical, leaf_hash
+from lendshield.ledger.entry import Entry, canonical_body, leaf_hash
 from lendshield.ledger.models import LedgerEntryRow, LedgerHead
 
 # Core statements on the session's connection: appends happen on every request, and the ORM's
@@ -25,7 +25,7 @@ def append(session: Session, entry: Entry) -> int:
     """
     conn = session.connection()
     seq = int(conn.execute(_NEXT).scalar_one()) - 1
-    body = canonical(entry.body(seq))
+    body = canonical_body(entry.body(seq))
     conn.execute(
         _INSERT,
         {
