@@ -45,6 +45,9 @@ def make_key_provider(settings: Settings) -> KeyProvider:
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:
+    from lendshield.db.models_registry import import_all_models
+
+    import_all_models()  # foreign keys between domains resolve only when every table is known
     engine = engine or make_engine(settings.resolved_database_url())
     catalog = load_catalog(settings.policies_dir)
     return Runtime(

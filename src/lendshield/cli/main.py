@@ -34,6 +34,7 @@ DOMAIN_CLI_MODULES = (
     "lendshield.watch.cli",
     "lendshield.ops.cli",
     "lendshield.devices.cli",
+    "lendshield.accounts.cli",
 )
 for _module in DOMAIN_CLI_MODULES:
     importlib.import_module(_module).register(app)
@@ -157,14 +158,14 @@ def main() -> None:
     try:
         app()
     except LendShieldError as exc:
-        console.print(f"error: {exc.detail}", markup=False, highlight=False)
+        console.print(f"error: {exc.detail}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except ValidationError as exc:
         # Settings from the environment: name the variable, not its value (it may be a secret).
         where = ", ".join("LENDSHIELD_" + ".".join(str(p) for p in e["loc"]).upper() for e in exc.errors())
-        console.print(f"error: invalid configuration in {where or 'settings'}", markup=False, highlight=False)
+        console.print(f"error: invalid configuration in {where or 'settings'}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except SQLAlchemyError as exc:
         # The URL may carry a password, so only the kind of failure is shown.
-        console.print(f"error: database unavailable or failing ({type(exc).__name__})", markup=False, highlight=False)
+        console.print(f"error: database unavailable or failing ({type(exc).__name__})", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -1,0 +1,36 @@
+"""`lendshield accounts`: create staff console accounts (password + mandatory TOTP)."""
+
+from __future__ import annotations
+
+import typer
+
+from lendshield.cli import context
+
+
+def register(app: typer.Typer) -> None:
+    accounts_app = typer.Typer(no_args_is_help=True, help="Staff and borrower accounts for the pages.")
+    app.add_typer(accounts_app, name="accounts")
+
+    @accounts_app.command("create-staff")
+    def create_staff(
+        username: str = typer.Argument(..., help="Sign-in name (also the principal's name)."),
+        roles: list[str] = typer.Option(..., "--role", help="Role (repeatable)."),
+        password: str = typer.Option(
+            ..., prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters, 3 classes, not guessable."
+        ),
+    ) -> None:
+        """Create a staff principal and its console account; prints the TOTP enrolment URI and
+        the one-time recovery codes once."""
+        from lendshield.accounts import service as accounts
+        from lendshield.principals import service as principals
+
+        rt = context.runtime()
+        with rt.sessions() as session:
+            who = principals.create_principal(session, None, rt.catalog, name=username, kind="staff", roles=roles, now=rt.clock.now())
+            made = accounts.create_staff_account(session, rt, None, principal_id=who.id, username=username, password=password)
+            session.commit()
+        typer.echo("Add this to an authenticator app (TOTP), then sign in at /console/login:")
+        typer.echo(made.totp_uri)
+        typer.echo("Recovery codes (each works once; store them offline):")
+        for code in made.recovery_codes:
+            typer.echo(f"  {code}")
