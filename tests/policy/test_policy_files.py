@@ -110,7 +110,7 @@ def test_cli_check_ok_and_error(pdir: Path) -> None:
 def test_cli_explain() -> None:
     out = CliRunner().invoke(app, ["policy", "explain", "--role", "collector", "--purpose", "collection", "--field", "mobile"])
     assert out.exit_code == 0, out.output
-    assert "decision: clear [collector-assigned-phone]" in out.output
+    assert "decision: mask [collector-assigned-phone]" in out.output
     assert "collector_assigned_overdue" in out.output
     assert "when not met: deny" in out.output
     denied = CliRunner().invoke(app, ["policy", "explain", "--role", "admin", "--purpose", "rights_request", "--field", "name"])
@@ -121,7 +121,7 @@ def test_cli_matrix_writes_table(tmp_path: Path) -> None:
     out = tmp_path / "m.md"
     result = CliRunner().invoke(app, ["policy", "matrix", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "| collection | mobile | clear | collector_assigned_overdue | collector-assigned-phone |" in out.read_text(encoding="utf-8")
+    assert "| collection | mobile | mask | collector_assigned_overdue | collector-assigned-phone |" in out.read_text(encoding="utf-8")
 
 
 def test_reload_over_http_keeps_last_good_policy(rt: Runtime, pdir: Path, client, make_actor) -> None:  # type: ignore[no-untyped-def]
