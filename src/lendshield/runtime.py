@@ -41,6 +41,13 @@ class Runtime:
 
 
 def make_key_provider(settings: Settings) -> KeyProvider:
+    if settings.key_provider == "vault":
+        from lendshield.crypto.vault_transit import VaultTransitProvider
+
+        token = settings.vault_token.get_secret_value() if settings.vault_token else ""
+        return VaultTransitProvider(
+            url=settings.vault_url, token=token, key_name=settings.vault_transit_key, sealed_file=settings.data_dir / "vault-sealed.json"
+        )
     return LocalKeyFile(settings.resolved_key_file())
 
 

@@ -171,3 +171,13 @@ def test_wrong_token_or_unreachable_vault_is_a_clear_error(vault_url: str, tmp_p
         _provider(vault_url, tmp_path / "s.json", token="wrong")
     with pytest.raises(KeyUnavailable):
         _provider("http://127.0.0.1:9", tmp_path / "s.json")
+
+
+def test_settings_select_the_vault_provider(vault_url: str, tmp_path: Path) -> None:
+    from lendshield.runtime import make_key_provider
+    from lendshield.settings import Settings
+
+    settings = Settings(key_provider="vault", vault_url=vault_url, vault_token=TOKEN, data_dir=tmp_path)  # type: ignore[arg-type]
+    provider = make_key_provider(settings)
+    assert isinstance(provider, VaultTransitProvider)
+    assert (tmp_path / "vault-sealed.json").exists()
