@@ -166,34 +166,24 @@ def _pending(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("/console", response_model=None)
-def dashboard(request: Request, rt: RuntimeDep, ls_session: Annotated[str | None, Cookie()] = None) -> Response:
+def _queue_page(request: Request, rt: Runtime, ls_session: str | None, template: str) -> Response:
     staff = _staff(rt, ls_session)
     if staff is None:
         return _to_login()
     who, _ = staff
     return render(
-        request,
-        "console/dashboard.html",
-        staff={"name": who.name, "roles": sorted(who.roles)},
-        pending=_pending(rt, who),
-        csrf=_csrf_for(request),
+        request, template, staff={"name": who.name, "roles": sorted(who.roles)}, pending=_pending(rt, who), csrf=_csrf_for(request)
     )
+
+
+@router.get("/console", response_model=None)
+def dashboard(request: Request, rt: RuntimeDep, ls_session: Annotated[str | None, Cookie()] = None) -> Response:
+    return _queue_page(request, rt, ls_session, "console/dashboard.html")
 
 
 @router.get("/console/approvals", response_model=None)
 def approvals(request: Request, rt: RuntimeDep, ls_session: Annotated[str | None, Cookie()] = None) -> Response:
-    staff = _staff(rt, ls_session)
-    if staff is None:
-        return _to_login()
-    who, _ = staff
-    return render(
-        request,
-        "console/approvals.html",
-        staff={"name": who.name, "roles": sorted(who.roles)},
-        pending=_pending(rt, who),
-        csrf=_csrf_for(request),
-    )
+    return _queue_page(request, rt, ls_session, "console/approvals.html")
 
 
 @router.post("/console/approvals/{request_id}", response_model=None)
