@@ -35,6 +35,8 @@ DOMAIN_CLI_MODULES = (
     "lendshield.ops.cli",
     "lendshield.devices.cli",
     "lendshield.accounts.cli",
+    "lendshield.rights.cli",
+    "lendshield.transfers.cli",
 )
 for _module in DOMAIN_CLI_MODULES:
     importlib.import_module(_module).register(app)

@@ -36,7 +36,6 @@ from lendshield.policy import Purpose, yamlfile
 from lendshield.principals import Principal
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
-from lendshield.subjects import vault
 
 # PIPL Art. 17 (1)-(4): identity and contact, purposes and methods, categories, retention,
 # how to exercise rights; recipients (Art. 23) are told as well.
@@ -248,7 +247,7 @@ def record(
     if channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", path="channel")
     _check_kind(rt, p, kind)
-    vault.live_subject(session, subject_id)
+    subjects.require_live(session, subject_id)
     previous = latest(session, subject_id, purpose, kind)
     if action == "withdraw":
         # Art. 15: only what was given can be withdrawn; it applies to the notice it was given under.
@@ -340,7 +339,7 @@ def _state(row: ConsentRow) -> ConsentState:
 def states(session: Session, rt: Runtime, who: Principal, subject_id: str) -> list[ConsentState]:
     """The current state of every consent of this person, one per purpose and kind."""
     _need(who, READ_ROLES, "read consents")
-    vault.live_subject(session, subject_id)
+    subjects.require_live(session, subject_id)
     rows = session.scalars(
         select(ConsentRow).where(ConsentRow.subject_id == subject_id, ConsentRow.action != "prompt").order_by(ConsentRow.id)
     ).all()
@@ -352,6 +351,6 @@ def states(session: Session, rt: Runtime, who: Principal, subject_id: str) -> li
 
 def history(session: Session, rt: Runtime, who: Principal, subject_id: str) -> list[ConsentState]:
     _need(who, READ_ROLES, "read consents")
-    vault.live_subject(session, subject_id)
+    subjects.require_live(session, subject_id)
     rows = session.scalars(select(ConsentRow).where(ConsentRow.subject_id == subject_id).order_by(ConsentRow.id)).all()
     return [_state(r) for r in rows]

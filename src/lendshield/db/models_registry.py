@@ -17,6 +17,8 @@ DOMAIN_MODEL_MODULES = (
     "lendshield.ops.models",
     "lendshield.accounts.models",
     "lendshield.devices.models",
+    "lendshield.rights.models",
+    "lendshield.transfers.models",
 )
 
 

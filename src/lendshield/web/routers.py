@@ -19,7 +19,10 @@ ROUTER_MODULES = (
     "lendshield.watch.api",
     "lendshield.ops.api",
     "lendshield.devices.api",
+    "lendshield.rights.api",
+    "lendshield.transfers.api",
     "lendshield.web.pages",
+    "lendshield.web.portal",
     "lendshield.ops.reports_api",
 )
 

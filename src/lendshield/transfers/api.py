@@ -1,0 +1,7 @@
+"""HTTP routes of the transfers domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["transfers"])

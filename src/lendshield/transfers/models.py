@@ -1,0 +1,3 @@
+"""Tables of the transfers domain."""
+
+from __future__ import annotations
