@@ -39,6 +39,15 @@ def unionpay_card(rng: random.Random) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+# Mainland mobile prefixes long allocated to the three carriers. Faker's own list includes
+# ranges (such as 149) that phonenumbers does not accept as valid, which made the demo flaky.
+MOBILE_PREFIXES = ("130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "152", "158", "159", "186", "187", "188")
+
+
+def mobile(rng: random.Random) -> str:
+    return rng.choice(MOBILE_PREFIXES) + "".join(str(rng.randrange(10)) for _ in range(8))
+
+
 def imei(rng: random.Random) -> str:
     body = "35" + "".join(str(rng.randrange(10)) for _ in range(12))
     return body + luhn.calc_check_digit(body)
@@ -78,7 +87,7 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
                     fields = {
                         "name": fake.name(),
                         "resident_id": fake.ssn(min_age=18, max_age=65),  # type: ignore[call-arg]
-                        "mobile": fake.phone_number(),
+                        "mobile": mobile(rng),
                         "address": fake.address().rsplit(" ", 1)[0],
                         "bank_card": unionpay_card(rng),
                         "income": str(rng.randrange(3000, 40000)),
@@ -86,7 +95,7 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
                         "device_imei": imei(rng),
                     }
                     contact = subjects.NewContact(
-                        relation=rng.choice(["配偶", "父母", "同事", "朋友"]), fields={"name": fake.name(), "mobile": fake.phone_number()}
+                        relation=rng.choice(["配偶", "父母", "同事", "朋友"]), fields={"name": fake.name(), "mobile": mobile(rng)}
                     )
                     sid, _ = subjects.create_subject(
                         session, rt, loader, kind="borrower", fields=fields, contacts=[contact], synthetic=True
