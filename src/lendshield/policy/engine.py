@@ -25,6 +25,7 @@ CONDITIONS: Mapping[str, str] = {
     "overdue_loan": "the subject has an overdue loan",
     "financed_device": "the subject has a live loan that financed a device",
     "open_ticket": "the subject has an open customer-support ticket",
+    "own_data": "the principal is the borrower's own portal account (a person reading their own data)",
 }
 _RANK = {Effect.DENY: 0, Effect.MASK: 1, Effect.CLEAR: 2}
 

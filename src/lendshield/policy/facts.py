@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from lendshield.accounts.models import AccountRow
 from lendshield.loans.models import LoanDeviceRow, LoanRow
 from lendshield.policy.models import TicketRow
 from lendshield.principals import Principal
@@ -37,4 +38,10 @@ def facts_for(session: Session, who: Principal, subject_id: str, needed: frozens
         select(exists().where(TicketRow.subject_id == subject_id, TicketRow.closed_at.is_(None)))
     ):
         out.add("open_ticket")
+    if "own_data" in needed and who.kind == "borrower":
+        # A portal principal's id is its account id, never the subject id (the ledger's actor must
+        # not name the person); the account row links the two.
+        mine = select(exists().where(AccountRow.id == who.id, AccountRow.kind == "borrower", AccountRow.subject_id == subject_id))
+        if session.scalar(mine):
+            out.add("own_data")
     return frozenset(out)

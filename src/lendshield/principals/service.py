@@ -32,6 +32,10 @@ def require_admin(who: Principal) -> None:
         raise Forbidden("only an administrator may manage principals")
 
 
+RESERVED_ROLES = frozenset({"system", "borrower"})
+"""Roles of the platform itself (the delivery bridge, jobs) and of portal sessions: never issued."""
+
+
 def create_principal(
     session: Session,
     who: Principal | None,
@@ -49,6 +53,10 @@ def create_principal(
     unknown = [r for r in role_set if r not in catalog.roles]
     if unknown or not role_set:
         raise UnknownRole(f"unknown or missing roles: {', '.join(unknown) or '(none)'}")
+    reserved = [r for r in role_set if r in RESERVED_ROLES]
+    if reserved:
+        # Nobody may hold a token that acts as the platform itself or as a borrower.
+        raise UnknownRole(f"role(s) {', '.join(reserved)} are never given to a principal with a token")
     if kind not in ("staff", "service"):
         raise UnknownRole("kind must be 'staff' or 'service'")
     if session.scalar(select(PrincipalRow.id).where(PrincipalRow.name == name)) is not None:
