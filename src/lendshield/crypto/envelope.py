@@ -31,6 +31,10 @@ def _field_aad(subject_id: str, field: str, value_version: int) -> bytes:
     return f"lendshield/field/v{FORMAT_V1}|{subject_id}|{field}|{value_version}".encode()
 
 
+def _record_aad(subject_id: str, label: str) -> bytes:
+    return f"lendshield/record/v{FORMAT_V1}|{subject_id}|{label}".encode()
+
+
 def wrap_data_key(provider: KeyProvider, subject_id: str, dek: bytes) -> tuple[str, bytes]:
     return provider.wrap(dek, _dek_aad(subject_id))
 
@@ -60,4 +64,20 @@ class FieldCipher:
         try:
             return self._aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], aad).decode()
         except (InvalidTag, UnicodeDecodeError) as exc:
+            raise DecryptionFailed() from exc
+
+    def seal(self, label: str, data: bytes) -> bytes:
+        """Encrypt a record about this subject (a recording, an outbox message) bound to ``label``.
+
+        Under the subject's own data key, so crypto-shredding the subject destroys it too.
+        """
+        nonce = os.urandom(_NONCE)
+        return bytes([FORMAT_V1]) + nonce + self._aead.encrypt(nonce, data, _record_aad(self._subject_id, label))
+
+    def open(self, label: str, blob: bytes) -> bytes:
+        if len(blob) < 1 + _NONCE + 16 or blob[0] != FORMAT_V1:
+            raise DecryptionFailed()
+        try:
+            return self._aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], _record_aad(self._subject_id, label))
+        except InvalidTag as exc:
             raise DecryptionFailed() from exc

@@ -69,6 +69,22 @@ class Settings(BaseSettings):
     jobs_enabled: bool = True
     """Run in-process periodic jobs (the ledger integrator) in the web process."""
 
+    # --- collection ---
+    collection_preset: str = ""
+    """Jurisdiction preset in policies/collection.yaml (``cn``, ``us_regf``); empty means the file's default."""
+    collection_adapter: str = "outbox"
+    """Telephony/SMS adapter: ``outbox`` (built in, records locally) or ``module:factory`` of a plug-in."""
+    collection_blob_dir: Path | None = None
+    """Where encrypted recordings and other evidence are kept; defaults to ``data_dir/collection-blobs``."""
+    collection_retention_days: int = Field(default=1825, ge=1)
+    """How long collection evidence is kept (NIFA 2018: at least 5 years)."""
+    collection_callback_max_age_s: int = Field(default=300, ge=10)
+    """How old a signed adapter callback may be before it is refused as a replay."""
+    collection_max_recording_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    def resolved_collection_blob_dir(self) -> Path:
+        return self.collection_blob_dir if self.collection_blob_dir is not None else self.data_dir / "collection-blobs"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
