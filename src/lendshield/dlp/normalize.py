@@ -1,0 +1,96 @@
+"""NFKC normalisation that remembers where each normalised character came from.
+
+Findings are reported as spans of the text the caller gave us, while recognisers run on the
+NFKC form (full-width digits ``１３８`` become ``138``, ``：`` becomes ``:``). Almost every
+character normalises to exactly one character, which keeps offsets unchanged; only characters
+that expand (``㈠`` -> ``(一)``), combining marks and conjoining Hangul jamo (which compose
+with their neighbours) need a map, and only their pieces pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cache
+
+
+@cache
+def _unsafe_chars() -> re.Pattern[str]:
+    """Characters whose NFKC form is not one character, or that may compose with a neighbour."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x80, sys.maxunicode + 1):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        mapped = unicodedata.normalize("NFKC", ch)
+        composes = unicodedata.category(ch).startswith("M") or 0x1160 <= cp <= 0x11FF or 0xD7B0 <= cp <= 0xD7FF
+        if composes or len(mapped) != 1:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    body = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"[{body}]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """``text`` is the NFKC form; ``original`` the input. Offsets map back with ``to_original``."""
+
+    text: str
+    original: str
+    # Sorted starts (in ``text``) of pieces that did not normalise one-to-one, with the
+    # original span of each piece; between them offsets shift by a constant.
+    _norm_starts: tuple[int, ...] = ()
+    _pieces: tuple[tuple[int, int, int], ...] = ()  # (norm_end, orig_start, orig_end)
+
+    def to_original(self, offset: int, *, end: bool = False) -> int:
+        """The original offset of a normalised one; inside an expanded piece, its start (or end)."""
+        if not self._norm_starts:
+            return offset
+        i = bisect_right(self._norm_starts, offset) - 1
+        if i < 0:
+            return offset
+        norm_start = self._norm_starts[i]
+        norm_end, orig_start, orig_end = self._pieces[i]
+        if offset == norm_start and not end:
+            return orig_start
+        if offset < norm_end or (offset == norm_end and end and offset > norm_start):
+            return orig_end if end else orig_start
+        return orig_end + (offset - norm_end)
+
+
+def normalize(text: str) -> Normalized:
+    """NFKC-normalise ``text`` keeping a map of offsets back to it."""
+    if text.isascii():
+        return Normalized(text, text)
+    simple = unicodedata.normalize("NFKC", text)
+    unsafe = _unsafe_chars()
+    if len(simple) == len(text) and unsafe.search(text) is None:
+        return Normalized(simple, text)
+    parts: list[str] = []
+    starts: list[int] = []
+    pieces: list[tuple[int, int, int]] = []
+    pos = 0
+    out_len = 0
+    for match in unsafe.finditer(text):
+        a, b = match.span()
+        # A combining mark belongs to the character before it (its starter).
+        if a > pos and unicodedata.category(text[a]).startswith("M") or 0x1160 <= ord(text[a]) <= 0x11FF:
+            a = max(a - 1, pos)
+        if a > pos:
+            plain = unicodedata.normalize("NFKC", text[pos:a])
+            parts.append(plain)
+            out_len += len(plain)
+        piece = unicodedata.normalize("NFKC", text[a:b])
+        starts.append(out_len)
+        pieces.append((out_len + len(piece), a, b))
+        parts.append(piece)
+        out_len += len(piece)
+        pos = b
+    if pos < len(text):
+        parts.append(unicodedata.normalize("NFKC", text[pos:]))
+    return Normalized("".join(parts), text, tuple(starts), tuple(pieces))

@@ -1,0 +1,136 @@
+"""The candidate patterns: one table, compiled for hyperscan and for Python's ``re`` alike.
+
+Patterns are written once, in the common subset of both dialects: ASCII ``\\b`` and ``\\d``
+(so a Chinese character next to a digit is a boundary, a letter is not), ``\\uXXXX`` escapes for
+CJK ranges, and the value in a ``(?P<v>...)`` group where the match also holds the context word
+that anchors it. For hyperscan the group becomes non-capturing and a lookahead becomes part of
+the match; the value's exact span is always taken from the Python pattern, so both engines report
+the same spans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from lendshield.dlp.config import PiiType
+
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
+_PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE_CHAR = "A-HJ-NP-Z0-9"
+_ROAD = "(?:大道|大街|胡同|路|街|巷|弄|道)"
+_UNIT = r"(?:\d{1,5}(?:号楼|栋|幢|单元|层|室|楼|号))*"
+_NAME_CONTEXT = (
+    "紧急联系人|联系人|借款人|担保人|申请人|债务人|被催收人|持卡人|开户名|收件人|收货人|客户|户名|姓名|配偶|本人"
+)
+# What may follow a name: anything not a Chinese character, or a word that starts a new item.
+_NAME_END = f"(?:[^{CJK}]|先生|女士|小姐|同志|电话|手机|身份|证件|住址|地址|住在|现住|的|于|在|已|欠|借|逾期|申请|名下|性别|年龄)"
+_ADDRESS_CONTEXT = "家庭住址|现住址|户籍地址|单位地址|通讯地址|收货地址|居住地址|住址|地址|居住地|户籍地"
+
+
+@dataclass(frozen=True, slots=True)
+class PatternSpec:
+    name: str
+    types: tuple[PiiType, ...]  # readings to try, strongest first
+    source: str
+    max_len: int  # longest match, for the overlap between streaming windows
+
+
+@cache
+def _data(name: str) -> dict[str, object]:
+    text = resources.files("lendshield.dlp").joinpath("data", name).read_text(encoding="utf-8")
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def gazetteer() -> tuple[list[str], list[str]]:
+    """(provinces, cities) from ``data/gazetteer.yaml``."""
+    data = _data("gazetteer.yaml")
+    provinces, cities = data["provinces"], data["cities"]
+    assert isinstance(provinces, list) and isinstance(cities, list)
+    return [str(p) for p in provinces], [str(c) for c in cities]
+
+
+def surnames() -> tuple[list[str], str]:
+    """(compound surnames, single-character surnames as one string) from ``data/surnames.yaml``."""
+    data = _data("surnames.yaml")
+    compound, single = data["compound"], data["single"]
+    assert isinstance(compound, list) and isinstance(single, str)
+    return [str(c) for c in compound], single.replace(" ", "")
+
+
+def _alternation(words: list[str]) -> str:
+    # Longest first, so Python's ordered alternation prefers 内蒙古自治区 over a shorter prefix.
+    return "(?:" + "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w))) + ")"
+
+
+@cache
+def pattern_specs() -> tuple[PatternSpec, ...]:
+    provinces, cities = gazetteer()
+    compound, single = surnames()
+    surname = f"(?:{'|'.join(compound)}|[{single}])"
+    return (
+        PatternSpec("digits18", ("resident_id", "uscc", "bank_card"), r"\b\d{17}[\dXx]\b", 18),
+        PatternSpec("digits15", ("resident_id",), r"\b\d{15}\b", 15),
+        PatternSpec("resident_id_spaced", ("resident_id",), r"\b\d{6}[ -]\d{8}[ -]\d{3}[\dXx]\b", 20),
+        PatternSpec("card", ("bank_card",), r"\b(?:\d{16,17}|\d{19})\b", 19),
+        PatternSpec("card_spaced", ("bank_card",), r"\b\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?\b", 23),
+        PatternSpec("uscc", ("uscc",), r"\b[159Y][0-9A-HJ-NPQRTUWXY]\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 18),
+        PatternSpec("mobile", ("mobile",), r"(?:\+86[ -]?|\b0086[ -]?|\b86[ -]?|\b)1[3-9]\d(?:[ -]?\d{4}){2}\b", 19),
+        PatternSpec("landline", ("landline",), r"(?:\(0\d{2,3}\)|\b0\d{2,3})[ -]?\d{7,8}\b", 16),
+        PatternSpec(
+            "email",
+            ("email",),
+            r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9][A-Za-z0-9-]{0,62}){0,8}\.[A-Za-z]{2,24}\b",
+            380,
+        ),
+        PatternSpec("ipv4", ("ipv4",), r"\b\d{1,3}(?:\.\d{1,3}){3}\b", 15),
+        PatternSpec("ipv6", ("ipv6",), r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}", 39),
+        PatternSpec("passport", ("passport",), r"\b(?:E\d{8}|E[A-HJ-NP-Z]\d{7}|[GDSP]\d{8})\b", 9),
+        PatternSpec(
+            "licence_plate",
+            ("licence_plate",),
+            f"[{_PLATE_PROVINCES}][A-HJ-NP-Z][·•]?(?:[{_PLATE_CHAR}]{{5}}|[DF][{_PLATE_CHAR}]{{5}}|[{_PLATE_CHAR}]{{5}}[DF])\\b",
+            10,
+        ),
+        PatternSpec(
+            "address_gazetteer",
+            ("address",),
+            f"(?P<v>{_alternation(provinces)}?{_alternation(cities)}[{CJK}\\d]{{0,16}}?{_ROAD}\\d{{1,5}}号{_UNIT})",
+            120,
+        ),
+        PatternSpec(
+            "address_context",
+            ("address",),
+            f"(?:{_ADDRESS_CONTEXT})(?:[:\\s]|为|是){{0,3}}(?P<v>[{CJK}]{{2}}[{CJK}\\d]{{0,20}}?{_ROAD}\\d{{1,5}}号{_UNIT})",
+            120,
+        ),
+        PatternSpec(
+            "person_name",
+            ("person_name",),
+            f"(?:{_NAME_CONTEXT})(?:[:\\s]|为|是){{0,3}}(?P<v>{surname}[{CJK}]{{1,2}})(?={_NAME_END})",
+            24,
+        ),
+    )
+
+
+def python_pattern(spec: PatternSpec) -> re.Pattern[str]:
+    return re.compile(spec.source, re.ASCII)
+
+
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def hyperscan_source(spec: PatternSpec) -> bytes:
+    """The same pattern in hyperscan's dialect (UTF-8 mode, no captures, no lookaround)."""
+    src = spec.source.replace("(?P<v>", "(?:").replace("(?=", "(?:")
+    src = _UNICODE_ESCAPE.sub(lambda m: "\\x{" + m.group(1) + "}", src)
+    return src.encode("utf-8")
+
+
+MAX_MATCH_CHARS = 400  # longer than any pattern's longest match (e-mail addresses are the longest)

@@ -1,0 +1,208 @@
+"""The recognisers: candidates from the engine, checked, scored by context, resolved.
+
+``Scanner.scan(text)`` returns findings as spans of the caller's text. Resolution keeps one
+reading per stretch of text: the longer span wins (an e-mail address over the mobile number
+that is its local part), and on the same span the stronger type (a valid resident ID over a
+bank-card reading of the same 18 digits).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from lendshield.clock import Clock, SystemClock
+from lendshield.dlp import checks
+from lendshield.dlp.config import DlpConfig, PiiType, default_config
+from lendshield.dlp.engines import Engine, make_engine
+from lendshield.dlp.normalize import normalize
+from lendshield.dlp.patterns import pattern_specs
+
+# Which reading wins when two types claim the same characters.
+PRIORITY: dict[PiiType, int] = {
+    "resident_id": 100,
+    "uscc": 95,
+    "bank_card": 90,
+    "mobile": 80,
+    "landline": 70,
+    "email": 65,
+    "passport": 60,
+    "licence_plate": 55,
+    "ipv6": 50,
+    "ipv4": 50,
+    "address": 40,
+    "person_name": 30,
+}
+VALIDATORS: dict[PiiType, str] = {
+    "resident_id": "GB 11643-1999 MOD 11-2 + birth date",
+    "mobile": "mainland number plan (phonenumbers)",
+    "bank_card": "ISO/IEC 7812 Luhn + issuer prefix",
+    "uscc": "GB 32100-2015 check character (python-stdnum)",
+    "passport": "passport number format",
+    "licence_plate": "GA 36 plate format",
+    "landline": "fixed-line number plan (phonenumbers)",
+    "email": "RFC 5321 address form",
+    "ipv4": "RFC 791 dotted quad",
+    "ipv6": "RFC 4291 text form",
+    "address": "gazetteer + road and door number",
+    "person_name": "surname list + context word",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of personal data: where it is (in the caller's text), what, and how sure."""
+
+    type: PiiType
+    start: int
+    end: int
+    value: str  # the text as found
+    normalized: str  # canonical form: resident ID upper-case, phone E.164, card digits only
+    confidence: float
+    validator: str
+    context: bool  # a context word was near
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    type: PiiType
+    start: int
+    end: int
+    normalized: str
+
+
+class Scanner:
+    """Recognises personal data in text. Build once (the engine compiles its patterns), reuse."""
+
+    def __init__(self, config: DlpConfig | None = None, *, engine: str | Engine = "auto", clock: Clock | None = None) -> None:
+        self.config = config or default_config()
+        self.engine = make_engine(engine) if isinstance(engine, str) else engine
+        self._specs = pattern_specs()
+        self._today: date = (clock or SystemClock()).now().date()
+        self._window = self.config.context_window
+        self._rules = self.config.types
+
+    def scan(self, text: str, *, context: str = "") -> list[Finding]:
+        """Findings in ``text``; ``context`` is extra text (a column header, a JSON key) whose
+        context words count as near every value."""
+        return self.scan_cells([text], [context])[0] if context else self._scan(text, None)
+
+    def scan_cells(self, cells: Sequence[str], contexts: Sequence[str] | None = None) -> list[list[Finding]]:
+        """Scan many short texts (CSV cells, JSON strings) in one pass; findings per cell."""
+        joined = "\n".join(cells)
+        out: list[list[Finding]] = [[] for _ in cells]
+        if not joined:
+            return out
+        starts: list[int] = []
+        pos = 0
+        for cell in cells:
+            starts.append(pos)
+            pos += len(cell) + 1
+        cell_context = [c.lower() for c in contexts] if contexts is not None else None
+        for f in self._scan(joined, (starts, cell_context)):
+            i = bisect_right(starts, f.start) - 1
+            base = starts[i]
+            out[i].append(
+                Finding(f.type, f.start - base, f.end - base, f.value, f.normalized, f.confidence, f.validator, f.context)
+            )
+        return out
+
+    def _scan(self, text: str, cells: tuple[list[int], list[str] | None] | None) -> list[Finding]:
+        norm = normalize(text)
+        # A sentinel newline lets patterns that look at the next character end at the text's end.
+        subject = norm.text + "\n"
+        readings = self._readings(subject, len(norm.text))
+        if not readings:
+            return []
+        lowered = subject.lower()
+        findings: list[Finding] = []
+        window = self._window
+        minimum = self.config.min_confidence
+        for r in readings:
+            rule = self._rules[r.type]
+            near = lowered[max(0, r.start - window) : r.start]
+            found = any(word in near for word in rule.context)
+            if not found and cells is not None and cells[1] is not None:
+                header = cells[1][bisect_right(cells[0], r.start) - 1]
+                found = any(word in header for word in rule.context) if header else False
+            confidence = min(1.0, rule.base + rule.boost) if found else rule.base
+            if confidence < minimum:
+                continue
+            start = norm.to_original(r.start)
+            end = norm.to_original(r.end, end=True)
+            findings.append(
+                Finding(r.type, start, end, text[start:end], r.normalized, round(confidence, 3), VALIDATORS[r.type], found)
+            )
+        return findings
+
+    def _readings(self, text: str, limit: int) -> list[_Reading]:
+        specs = self._specs
+        today = self._today
+        readings: list[_Reading] = []
+        for index, match in self.engine.candidates(text):
+            spec = specs[index]
+            start, end = match.span("v") if "v" in match.re.groupindex else match.span()
+            if end > limit:
+                continue
+            value = match.group("v") if "v" in match.re.groupindex else match.group()
+            for kind in spec.types:
+                normalized = _check(kind, value, text, start, end, today)
+                if normalized is not None:
+                    readings.append(_Reading(kind, start, end, normalized))
+                    break
+        return _resolve(readings)
+
+
+def _check(kind: PiiType, value: str, text: str, start: int, end: int, today: date) -> str | None:
+    if kind == "resident_id":
+        return checks.resident_id(value, today)
+    if kind == "mobile":
+        return checks.mobile(value)
+    if kind == "bank_card":
+        return checks.bank_card(value)
+    if kind == "uscc":
+        return checks.uscc(value)
+    if kind == "landline":
+        return checks.landline(value)
+    if kind == "email":
+        return checks.email(value)
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    if kind == "ipv4":
+        return checks.ipv4(value, before, after)
+    if kind == "ipv6":
+        return checks.ipv6(value, before, after)
+    if kind == "licence_plate":
+        return checks.licence_plate(value)
+    if kind == "passport":
+        return value.upper()
+    return value  # address, person_name: the pattern with its gazetteer or context is the check
+
+
+def _resolve(readings: list[_Reading]) -> list[_Reading]:
+    """One reading per stretch of text: longer span first, then the stronger type."""
+    if len(readings) < 2:
+        return readings
+    readings.sort(key=lambda r: (r.start, -(r.end - r.start), -PRIORITY[r.type]))
+    kept: list[_Reading] = []
+    for r in readings:
+        if kept and r.start < kept[-1].end:
+            last = kept[-1]
+            if (r.end - r.start, PRIORITY[r.type]) > (last.end - last.start, PRIORITY[last.type]):
+                kept[-1] = r
+            continue
+        kept.append(r)
+    return kept
+
+
+_default: Scanner | None = None
+
+
+def scan_text(text: str, *, context: str = "") -> list[Finding]:
+    """Personal data in ``text`` with the shipped rules and the fastest engine available."""
+    global _default  # noqa: PLW0603 - one compiled scanner per process, built on first use
+    if _default is None:
+        _default = Scanner()
+    return _default.scan(text, context=context)
