@@ -81,7 +81,9 @@ def jobs_wanted(settings: Settings) -> bool:
 def default_runner(rt: Runtime) -> PeriodicRunner:
     """The jobs every LendShield web process runs."""
     from lendshield.ledger.tree import integrate_all
+    from lendshield.watch.jobs import schedule as schedule_watch
 
     runner = PeriodicRunner()
     runner.every(rt.settings.ledger_integrate_interval_s, "ledger.integrate", lambda: integrate_all(rt))
+    schedule_watch(runner, rt)
     return runner
