@@ -60,3 +60,32 @@ class LoginAttemptRow(Base):
     """``account:<digest>`` or ``addr:<digest>``: throttling keys never hold the login or address."""
     at: Mapped[datetime]
     success: Mapped[bool] = mapped_column(Boolean)
+
+
+class OneTimeCodeRow(Base):
+    """A one-time code sent to a borrower's phone: sign-in, registration or password reset.
+
+    Only a keyed digest of the code is stored, bound to this challenge's id, with an expiry, an
+    attempt count and the moment it was used (single use). A challenge for a number we do not
+    know has no account and no subject: it exists so that the next step looks the same (no
+    account oracle), and no code for it was ever sent.
+    """
+
+    __tablename__ = "account_codes"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('sign_in', 'register', 'reset')", name="purpose"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the challenge token; the token itself lives only in the person's cookie."""
+    purpose: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[str | None] = mapped_column(ForeignKey("subjects.id"), index=True)
+    login_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """Keyed digest of the number the code went to (registration needs it; never the number)."""
+    code_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None]

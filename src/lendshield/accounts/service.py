@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lendshield import ledger
@@ -19,7 +19,7 @@ from lendshield.accounts.password_policy import BORROWER_RULES, STAFF_RULES, Pas
 from lendshield.crypto import constant_time_equal, keyed_digest
 from lendshield.crypto.passwords import PasswordHashing
 from lendshield.crypto.sealing import seal, unseal
-from lendshield.errors import Conflict, Forbidden, NotFound
+from lendshield.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lendshield.principals import Principal
 from lendshield.runtime import Runtime
 
@@ -138,8 +138,18 @@ def create_borrower_account(
     session: Session, rt: Runtime, who: Principal | None, *, subject_id: str, phone_e164: str, password: str, person: PersonalData
 ) -> str:
     """A borrower account; ``person`` carries what the vault knows, to keep it out of the password."""
+    return create_borrower_by_digest(
+        session, rt, who, subject_id=subject_id, digest=login_digest(rt, "borrower", phone_e164), password=password, person=person
+    )
+
+
+def create_borrower_by_digest(
+    session: Session, rt: Runtime, who: Principal | None, *, subject_id: str, digest: bytes, password: str, person: PersonalData
+) -> str:
+    """As ``create_borrower_account``, for a number known only by its login digest (self-registration)."""
     _require_strong(password, BORROWER_RULES, person)
-    digest = login_digest(rt, "borrower", phone_e164)
+    if session.scalar(select(AccountRow.id).where(AccountRow.subject_id == subject_id, AccountRow.kind == "borrower")) is not None:
+        raise Conflict("this person already has an account")
     if session.scalar(select(AccountRow.id).where(AccountRow.login_digest == digest)) is not None:
         raise Conflict("an account exists for this phone number")
     account_id = str(uuid.uuid4())
@@ -236,7 +246,12 @@ def _dummy_hash() -> str:
 
 
 def sign_in(session: Session, rt: Runtime, *, kind: str, login: str, password: str, code: str | None, client_addr: str) -> SignedIn:
-    """Check throttles, password and second factor; open a session. Every outcome is recorded."""
+    """Staff: check throttles, password and TOTP; open a session. Every outcome is recorded.
+
+    Borrowers sign in in two steps with a code sent to their phone (``accounts.borrowers``).
+    """
+    if kind != "staff":
+        raise InvalidInput("borrowers sign in with a one-time code (accounts.borrowers)", path="kind")
     now = rt.clock.now()
     digest = login_digest(rt, kind, login)
     keys = [_throttle_key(rt, "account", digest.hex()), _throttle_key(rt, "addr", client_addr)]
@@ -269,9 +284,14 @@ def sign_in(session: Session, rt: Runtime, *, kind: str, login: str, password: s
         raise LoginFailed()
     if hashing.needs_rehash(account.password_hash):
         account.password_hash = hashing.hash(password)
+    return open_session(session, account, now)
+
+
+def open_session(session: Session, account: AccountRow, now: datetime) -> SignedIn:
+    """A new session for an account that has passed every check; the token is returned once."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    absolute = STAFF_ABSOLUTE if kind == "staff" else BORROWER_ABSOLUTE
+    absolute = STAFF_ABSOLUTE if account.kind == "staff" else BORROWER_ABSOLUTE
     session.add(
         SessionRow(
             id=hashlib.sha256(token.encode()).hexdigest(),
@@ -284,6 +304,11 @@ def sign_in(session: Session, rt: Runtime, *, kind: str, login: str, password: s
         )
     )
     return SignedIn(account.id, token, csrf, now + absolute)
+
+
+def revoke_sessions(session: Session, account_id: str) -> None:
+    """End every session of an account (after a password change or reset)."""
+    session.execute(update(SessionRow).where(SessionRow.account_id == account_id).values(revoked=True))
 
 
 def resolve_session(session: Session, rt: Runtime, token: str) -> AccountIdentity:
