@@ -24,6 +24,7 @@ def _home(rt: RuntimeDep) -> str:
 def _file(out: ExportFile) -> Response:
     # The file is the answer: nothing of it is stored; its fingerprint and metadata are.
     return Response(
+        status_code=201,
         content=out.content,
         media_type=out.media_type,
         headers={

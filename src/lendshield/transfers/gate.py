@@ -173,8 +173,10 @@ def record_volume(session: Session, plan: VolumePlan, recipient_id: str) -> None
     session.flush()
 
 
-def live_failures(session: Session, people: Sequence[str]) -> list[GateFailure]:
+def live_failures(session: Session, people: Sequence[str]) -> tuple[list[GateFailure], list[str]]:
+    """Unknown or deleted people, counted; and the live ones, which the other conditions are checked for."""
     unknown = gone = 0
+    live = []
     for sid in people:
         try:
             subjects.require_live(session, sid)
@@ -183,12 +185,14 @@ def live_failures(session: Session, people: Sequence[str]) -> list[GateFailure]:
                 gone += 1
             else:
                 unknown += 1
+            continue
+        live.append(sid)
     out = []
     if unknown:
         out.append(GateFailure("subject_unknown", unknown, "no such data subject"))
     if gone:
         out.append(GateFailure("subject_deleted", gone, "the person's data was deleted (crypto-shredded)"))
-    return out
+    return out, live
 
 
 def check(
@@ -211,13 +215,14 @@ def check(
     categories = sorted({rt.catalog.fields[f].category for f in fields} - set(recipient.categories))
     if categories:
         failures.append(GateFailure("category_not_registered", n, f"the recipient is not registered for {', '.join(categories)}"))
-    failures += live_failures(session, people)
+    missing, live = live_failures(session, people)
+    failures += missing
     if abroad:
         failures += _mechanism(rt, recipient, n)
-    failures += _consents(session, purpose, recipient, abroad, people)
+    failures += _consents(session, purpose, recipient, abroad, live)
     volume = None
     if abroad:
-        volume = plan_volume(session, rt, people, fields, lock=not failures)
+        volume = plan_volume(session, rt, live, fields, lock=not failures)
         mechanism_tier = rules.mechanism_covers.get(recipient.mechanism or "", "exempt")
         if recipient.mechanism is not None and not thresholds.covers(mechanism_tier, volume.tier):
             failures.append(

@@ -247,7 +247,7 @@ def export(session: Session, rt: Runtime, who: Principal, req: ExportRequest) ->
         raise Forbidden("this role may not export personal data")
     _purpose(rt, req.purpose)
     fields, people = _clean(rt, req)
-    failures = gate.live_failures(session, people)
+    failures, _live = gate.live_failures(session, people)
     if failures:
         raise _refuse(session, rt, who, "transfer.export", req.purpose, failures, {})
     return _export(session, rt, who, req, kind="export", recipient=None, fields=fields, people=people)
