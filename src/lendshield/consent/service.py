@@ -33,6 +33,7 @@ from lendshield.consent.gate import latest
 from lendshield.consent.models import ConsentRow, NoticeRow
 from lendshield.errors import Forbidden, InvalidInput
 from lendshield.policy import Purpose, yamlfile
+from lendshield.policy.facts import facts_for
 from lendshield.principals import Principal
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
@@ -83,6 +84,15 @@ class ConsentState:
 def _need(who: Principal, roles: frozenset[str], what: str) -> None:
     if not who.roles & roles:
         raise Forbidden(f"this role may not {what}")
+
+
+def _need_own_or(session: Session, who: Principal, subject_id: str, roles: frozenset[str], what: str) -> None:
+    """Staff by role; a borrower's portal account only for its own subject (PIPL Arts. 15, 45)."""
+    if who.kind == "borrower" and who.has_role("borrower"):
+        if "own_data" not in facts_for(session, who, subject_id, frozenset({"own_data"})):
+            raise Forbidden(f"a borrower may {what} of their own only")
+        return
+    _need(who, roles, what)
 
 
 def render(sections: Mapping[str, Mapping[str, str]], purpose_fields: Mapping[str, Sequence[str]], lang: int) -> str:
@@ -240,7 +250,9 @@ def record(
     evidence: str = "",
 ) -> ConsentState:
     """Record one grant, refusal, withdrawal or prompt; everything is checked before anything is written."""
-    _need(who, RECORD_ROLES, "record consents")
+    _need_own_or(session, who, subject_id, RECORD_ROLES, "record consents")
+    if who.kind == "borrower" and action != "withdraw":
+        raise Forbidden("in the portal a person withdraws consents; grants come with the notice in the app")
     p = _purpose(rt, purpose)
     if action not in ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", path="action")
@@ -338,7 +350,7 @@ def _state(row: ConsentRow) -> ConsentState:
 
 def states(session: Session, rt: Runtime, who: Principal, subject_id: str) -> list[ConsentState]:
     """The current state of every consent of this person, one per purpose and kind."""
-    _need(who, READ_ROLES, "read consents")
+    _need_own_or(session, who, subject_id, READ_ROLES, "read consents")
     subjects.require_live(session, subject_id)
     rows = session.scalars(
         select(ConsentRow).where(ConsentRow.subject_id == subject_id, ConsentRow.action != "prompt").order_by(ConsentRow.id)
