@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +20,7 @@ from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 MAX_TILE_LEVEL = 8
+MAX_INT64 = 2**63 - 1  # sequence numbers and tree sizes are BIGINT columns
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
@@ -57,7 +58,10 @@ def parse_tile_path(level: str, rest: str) -> tuple[int, int, int | None]:
         if (not last and not g.startswith("x")) or len(g2) != 3 or not g2.isdigit():
             raise BadProofRequest("bad tile index path")
         digits += g2
-    return int(level), int(digits), width
+    index = int(digits)
+    if index > MAX_INT64:
+        raise BadProofRequest("bad tile index path")
+    return int(level), index, width
 
 
 @router.get("/tile/{level}/{rest:path}")
@@ -72,13 +76,15 @@ def get_tile(rt: RuntimeDep, level: str, rest: str) -> Response:
 
 
 @router.get("/entries/{seq}")
-def get_entry(rt: RuntimeDep, principal: PrincipalDep, seq: int) -> dict[str, Any]:
+def get_entry(rt: RuntimeDep, principal: PrincipalDep, seq: Annotated[int, Path(ge=0, le=MAX_INT64)]) -> dict[str, Any]:
     with unit_of_work(rt) as session:
         return proofs.entry_with_proof(session, rt, principal, seq)
 
 
 @router.get("/consistency")
-def get_consistency(rt: RuntimeDep, first: Annotated[int, Query(ge=0)], second: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+def get_consistency(
+    rt: RuntimeDep, first: Annotated[int, Query(ge=0, le=MAX_INT64)], second: Annotated[int, Query(ge=0, le=MAX_INT64)]
+) -> dict[str, Any]:
     with unit_of_work(rt) as session:
         return proofs.consistency(session, first, second)
 
@@ -92,7 +98,9 @@ def get_bundle(rt: RuntimeDep, principal: PrincipalDep, subject_id: str) -> dict
 
 
 @router.post("/cosignatures", status_code=201)
-def post_cosignature(rt: RuntimeDep, size: Annotated[int, Body(ge=0)], line: Annotated[str, Body(max_length=500)]) -> dict[str, Any]:
+def post_cosignature(
+    rt: RuntimeDep, size: Annotated[int, Body(ge=0, le=MAX_INT64)], line: Annotated[str, Body(max_length=500)]
+) -> dict[str, Any]:
     """Accept a witness cosignature/v1 line on a signed checkpoint, checked against the registered keys."""
     try:
         _body, sigs = note.split_note("x\n\n" + line.rstrip("\n") + "\n")

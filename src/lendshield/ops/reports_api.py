@@ -13,7 +13,13 @@ from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/v1/reports/compliance", response_model=None)
+@router.get(
+    "/v1/reports/compliance",
+    response_model=None,
+    responses={
+        200: {"description": "The report as JSON, or as HTML with `format=html`", "content": {"application/json": {}, "text/html": {}}}
+    },
+)
 def compliance(rt: RuntimeDep, who: PrincipalDep, format: Literal["json", "html"] = "json") -> Any:
     with unit_of_work(rt) as session:
         report = reports.compliance_report(session, rt, who)

@@ -47,9 +47,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for router in all_routers():
         app.include_router(router)
     mount_static(app)
+    problem.document(app)
     metrics = Metrics()
     app.include_router(metrics_router(metrics))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger=[(r"^/v1/collection/contacts/[^/]+/recordings$", settings.collection_max_recording_bytes)],
+    )
     app.add_middleware(RequestObservability, metrics=metrics)
     return app
 

@@ -74,3 +74,100 @@ def install(app: FastAPI) -> None:
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled_error", error_type=type(exc).__name__)
         return problem(500, "Internal error", "an internal error occurred; it was logged", "internal")
+
+
+# --- the OpenAPI document: error answers and the credential, declared once for every route -----
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `code` is a stable slug, `errors` lists invalid input locations.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+# Every status the error tree (`lendshield.errors`) and the handlers above can answer with, short of
+# a crash. Each route may answer any of them: which one depends on the state, not on the route.
+_ERROR_STATUSES = {
+    "400": "Bad request (malformed JSON, a missing X-Purpose, a refused argument)",
+    "401": "Missing, expired or unknown credentials",
+    "403": "The caller may not do this (role, policy, consent); the reason is in `detail`",
+    "404": "No such resource",
+    "409": "Conflicts with the current state",
+    "410": "Gone (crypto-shredded or withdrawn)",
+    "422": "Invalid input",
+    "429": "Too many requests",
+}
+_HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _document_operation(operation: dict[str, Any]) -> None:
+    params = operation.get("parameters", [])
+    # OpenAPI 3.1 section 4.8.12.1: a header parameter named Authorization "SHALL be ignored";
+    # the credential is a security requirement instead.
+    kept = [p for p in params if not (p.get("in") == "header" and str(p.get("name", "")).lower() == "authorization")]
+    if len(kept) != len(params):
+        operation["security"] = [{"bearer": []}]
+        if kept:
+            operation["parameters"] = kept
+        else:
+            operation.pop("parameters")
+    responses = operation.setdefault("responses", {})
+    for status, description in _ERROR_STATUSES.items():
+        # FastAPI documents its own 422 as application/json; ours is problem+json.
+        responses[status] = _problem_response(description)
+    if "requestBody" in operation:
+        responses["413"] = _problem_response("The request body is larger than the limit")
+
+
+def document(app: FastAPI) -> None:
+    """Declare problem+json error answers and Bearer credentials in the OpenAPI document, once."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token `lsk_<id>.<secret>` (`lendshield principals` or `POST /v1/principals/{id}/tokens`).",
+        }
+        for item in schema.get("paths", {}).values():
+            for method in _HTTP_METHODS:
+                if method in item:
+                    _document_operation(item[method])
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components["schemas"].pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
