@@ -5,26 +5,18 @@ callers log ids and codes only, and a scrubber masks anything that looks like pe
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-# Last line of defence; the DLP scanner (its own package) is the thorough one.
-_PATTERNS = [
-    re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])"),  # resident ID
-    re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9]\d{9}(?![0-9A-Za-z])"),  # mainland mobile
-    re.compile(r"(?<![0-9A-Za-z])\d{15,19}(?![0-9A-Za-z])"),  # card numbers, IMEIs
-    re.compile(r"lsk_[0-9a-f]{1,24}\.[A-Za-z0-9_-]+"),  # API tokens
-]
-
 
 def scrub_text(text: str) -> str:
-    for pattern in _PATTERNS:
-        text = pattern.sub("[REDACTED]", text)
-    return text
+    """Personal data in ``text`` replaced by ``[REDACTED]`` (the DLP package's scrubber)."""
+    from lendshield.dlp.scrub import scrub_text as dlp_scrub
+
+    return dlp_scrub(text)
 
 
 def _scrub_value(value: Any) -> Any:
@@ -43,7 +35,32 @@ def scrubber(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mut
     return event
 
 
+def _install_record_scrubber() -> None:
+    """Scrub standard-library log records (uvicorn, SQLAlchemy, ...) as they are made.
+
+    The message and any traceback text are rendered and scrubbed at once, so a handler
+    configured anywhere later only ever sees the scrubbed form.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "lendshield_scrubber", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.msg = scrub_text(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = scrub_text(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = scrub_text(record.stack_info)
+        return record
+
+    factory.lendshield_scrubber = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
+    _install_record_scrubber()
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[

@@ -17,7 +17,8 @@ from stdnum.cn import uscc as stdnum_uscc
 # GB/T 2260 province-level codes: the first two digits of a resident ID. An unknown county
 # code is not a refusal (genuine IDs carry codes of districts renamed since), a province is.
 PROVINCE_CODES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83 91".split()
+    {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43"}
+    | {"44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82", "83", "91"}
 )
 # GB 11643-1999 / ISO 7064 MOD 11-2: weights 2^(17-i) mod 11 and the check-character table.
 _RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -12,7 +12,6 @@ from lendshield.dlp.errors import ScanInputInvalid
 
 if TYPE_CHECKING:
     from lendshield.dlp.config import DlpConfig
-    from lendshield.dlp.filescan import FileResult
 
 EXIT_THRESHOLD = 1  # findings reached --fail-on
 EXIT_INCOMPLETE = 4  # some input could not be read or parsed completely (added to the above)
@@ -59,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
         from lendshield.dlp.config import PII_TYPES
         from lendshield.dlp.engines import make_engine
-        from lendshield.dlp.filescan import ScanOptions, expand, scan_paths
+        from lendshield.dlp.filescan import ScanOptions, expand
 
         if output_format not in ("table", "jsonl", "sarif"):
             raise ScanInputInvalid("--format: one of table, jsonl, sarif")
@@ -151,7 +150,9 @@ def _with_progress(files: list[str], options, jobs: int, show: bool, err):  # ty
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     size = sum(os.stat(f).st_size for f in files if f != "-" and os.path.isfile(f))
-    with Progress(TextColumn("scanning"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("scanning"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True
+    ) as bar:
         task = bar.add_task("scan", total=size or None)
         yield from scan_paths(files, options, jobs=jobs, progress=lambda n: bar.advance(task, n))
 

@@ -33,7 +33,7 @@ def mask_value(kind: PiiType, normalized: str) -> str:
     if kind == "ipv4":
         return _ipv4(normalized)
     if kind == "ipv6":
-        return normalized.split(":")[0] + ":****"
+        return normalized.split(":", maxsplit=1)[0] + ":****"
     if kind == "licence_plate":
         return normalized[:2] + "***" + normalized[-1:]
     if kind == "passport":

@@ -79,7 +79,7 @@ def normalize(text: str) -> Normalized:
     for match in unsafe.finditer(text):
         a, b = match.span()
         # A combining mark belongs to the character before it (its starter).
-        if a > pos and unicodedata.category(text[a]).startswith("M") or 0x1160 <= ord(text[a]) <= 0x11FF:
+        if (a > pos and unicodedata.category(text[a]).startswith("M")) or 0x1160 <= ord(text[a]) <= 0x11FF:
             a = max(a - 1, pos)
         if a > pos:
             plain = unicodedata.normalize("NFKC", text[pos:a])

@@ -24,9 +24,7 @@ _PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋
 _PLATE_CHAR = "A-HJ-NP-Z0-9"
 _ROAD = "(?:大道|大街|胡同|路|街|巷|弄|道)"
 _UNIT = r"(?:\d{1,5}(?:号楼|栋|幢|单元|层|室|楼|号))*"
-_NAME_CONTEXT = (
-    "紧急联系人|联系人|借款人|担保人|申请人|债务人|被催收人|持卡人|开户名|收件人|收货人|客户|户名|姓名|配偶|本人"
-)
+_NAME_CONTEXT = "紧急联系人|联系人|借款人|担保人|申请人|债务人|被催收人|持卡人|开户名|收件人|收货人|客户|户名|姓名|配偶|本人"
 # What may follow a name: anything not a Chinese character, or a word that starts a new item.
 _NAME_END = f"(?:[^{CJK}]|先生|女士|小姐|同志|电话|手机|身份|证件|住址|地址|住在|现住|的|于|在|已|欠|借|逾期|申请|名下|性别|年龄)"
 _ADDRESS_CONTEXT = "家庭住址|现住址|户籍地址|单位地址|通讯地址|收货地址|居住地址|住址|地址|居住地|户籍地"
@@ -52,7 +50,8 @@ def gazetteer() -> tuple[list[str], list[str]]:
     """(provinces, cities) from ``data/gazetteer.yaml``."""
     data = _data("gazetteer.yaml")
     provinces, cities = data["provinces"], data["cities"]
-    assert isinstance(provinces, list) and isinstance(cities, list)
+    assert isinstance(provinces, list)
+    assert isinstance(cities, list)
     return [str(p) for p in provinces], [str(c) for c in cities]
 
 
@@ -60,7 +59,8 @@ def surnames() -> tuple[list[str], str]:
     """(compound surnames, single-character surnames as one string) from ``data/surnames.yaml``."""
     data = _data("surnames.yaml")
     compound, single = data["compound"], data["single"]
-    assert isinstance(compound, list) and isinstance(single, str)
+    assert isinstance(compound, list)
+    assert isinstance(single, str)
     return [str(c) for c in compound], single.replace(" ", "")
 
 

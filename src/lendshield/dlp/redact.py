@@ -116,14 +116,14 @@ def redact_text_stream(source: IO[str], target: IO[str], scanner: Scanner, repla
 def _redact_cells(cells: list[str], contexts: list[str], scanner: Scanner, replace: Replace, stats: RedactStats) -> list[str]:
     out = []
     for cell, found in zip(cells, scanner.scan_cells(cells, contexts), strict=True):
-        if found:
-            stats.values += len(found)
-            cell = redact_text(cell, found, replace)
-        out.append(cell)
+        stats.values += len(found)
+        out.append(redact_text(cell, found, replace) if found else cell)
     return out
 
 
-def redact_csv(source: IO[str], target: IO[str], delimiter: str, line_end: str, scanner: Scanner, replace: Replace, stats: RedactStats) -> None:
+def redact_csv(
+    source: IO[str], target: IO[str], delimiter: str, line_end: str, scanner: Scanner, replace: Replace, stats: RedactStats
+) -> None:
     """Same columns, same delimiter, one output row per input row; cells quoted only where needed."""
     csv.field_size_limit(scanner.config.max_line_chars)
     reader = csv.reader(source, delimiter=delimiter, strict=True)
@@ -176,7 +176,7 @@ def _json_rebuild(value: Any, replaced: Iterator[str]) -> Any:
         return value if text == str(value) else text  # a number that was personal data becomes its mark
     if isinstance(value, dict):
         rebuilt: dict[str, Any] = {}
-        for k, v in value.items():
+        for _k, v in value.items():
             new_key = next(replaced)
             rebuilt[new_key] = _json_rebuild(v, replaced)
         return rebuilt

@@ -111,7 +111,9 @@ class SarifWriter:
             for t in PII_TYPES
         ]
         driver = {"name": "lendshield-scan", "version": _version(), "informationUri": "https://lendshield.dev/docs/scanner", "rules": rules}
-        head = json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": []}]}, ensure_ascii=False)
+        head = json.dumps(
+            {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": []}]}, ensure_ascii=False
+        )
         # Everything up to the results array is written now; results stream into it.
         self.tail_marker = '"results": []}]}'
         assert head.endswith(self.tail_marker)
@@ -154,7 +156,10 @@ class SarifWriter:
         self.first = False
 
     def finish(self) -> None:
-        invocation = {"executionSuccessful": not any(n["level"] == "error" for n in self.notifications), "toolExecutionNotifications": self.notifications}
+        invocation = {
+            "executionSuccessful": not any(n["level"] == "error" for n in self.notifications),
+            "toolExecutionNotifications": self.notifications,
+        }
         self.out.write('], "invocations": ' + json.dumps([invocation], ensure_ascii=False) + "}]}\n")
         self.out.flush()
 

@@ -104,9 +104,7 @@ class Scanner:
         for f in self._scan(joined, (starts, cell_context)):
             i = bisect_right(starts, f.start) - 1
             base = starts[i]
-            out[i].append(
-                Finding(f.type, f.start - base, f.end - base, f.value, f.normalized, f.confidence, f.validator, f.context)
-            )
+            out[i].append(Finding(f.type, f.start - base, f.end - base, f.value, f.normalized, f.confidence, f.validator, f.context))
         return out
 
     def _scan(self, text: str, cells: tuple[list[int], list[str] | None] | None) -> list[Finding]:
@@ -132,9 +130,7 @@ class Scanner:
                 continue
             start = norm.to_original(r.start)
             end = norm.to_original(r.end, end=True)
-            findings.append(
-                Finding(r.type, start, end, text[start:end], r.normalized, round(confidence, 3), VALIDATORS[r.type], found)
-            )
+            findings.append(Finding(r.type, start, end, text[start:end], r.normalized, round(confidence, 3), VALIDATORS[r.type], found))
         return findings
 
     def _readings(self, text: str, limit: int) -> list[_Reading]:

@@ -87,7 +87,9 @@ def bad_bytes() -> int:
     return _bad_bytes[0]
 
 
-def scan_text_stream(stream: IO[str], scanner: Scanner, sink: Sink, *, first_line: int = 1, progress: Callable[[], None] | None = None) -> None:
+def scan_text_stream(
+    stream: IO[str], scanner: Scanner, sink: Sink, *, first_line: int = 1, progress: Callable[[], None] | None = None
+) -> None:
     """Scan a text stream window by window; memory holds one window, never the whole input.
 
     Each window repeats the end of the previous one, so a value cut by a window edge is seen
@@ -207,8 +209,8 @@ def _walk_json(value: Any, pointer: str, key: str, add: Callable[[str, str, str]
             if abs(item) >= 10_000_000:  # long numbers may be IDs, cards or phone numbers
                 add(str(item), context, where or "/")
         elif isinstance(item, dict):
-            for k, v in reversed(list(item.items())):
-                k = str(k)
+            for raw_key, v in reversed(list(item.items())):
+                k = str(raw_key)
                 add(k, "", f"{where}/<key>")
                 stack.append((v, f"{where}/{_key_label(k)}", k))
         elif isinstance(item, list):

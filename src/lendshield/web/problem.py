@@ -12,12 +12,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lendshield.errors import LendShieldError
+from lendshield.logging_setup import scrub_text
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("lendshield.web")
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
+    # Error texts are written without personal data; the scrubber catches any that slips in.
+    detail = scrub_text(detail)
+    extra = {k: scrub_text(v) if isinstance(v, str) else v for k, v in extra.items()}
     body = {"type": f"https://lendshield.dev/problems/{code}", "title": title, "status": status, "detail": detail, "code": code}
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
