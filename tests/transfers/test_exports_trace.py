@@ -21,6 +21,7 @@ from lendshield.cli import context
 from lendshield.cli.main import app
 from lendshield.runtime import Runtime
 from lendshield.transfers import config
+from lendshield.transfers.trace import canary_hits
 from tests.transfers.support import borrowers, entries, person
 
 CREDIT = [("credit_assessment", "purpose"), ("credit_assessment", "sensitive")]  # PIPL Art. 29
@@ -134,6 +135,9 @@ def test_a_leaked_fragment_is_traced_to_its_export(client: TestClient, make_acto
     assert pinned["candidates"][0]["export_id"] == b_id
     assert pinned["candidates"][0]["canaries_matched"] == 1
     assert pinned["candidates"][0]["made_by_name"] == "risk-li"
+    with rt.sessions() as session:
+        hits = canary_hits(session, rt, [canary["bank_card"], person(100)["bank_card"], "not a value"])
+    assert hits == {canary["bank_card"]: b_id}  # for the scanner and the watch: a canary, and whose
 
     # A file with nothing of ours names no export (exit 1); each trace is in the ledger, with counts only.
     unrelated = tmp_path / "other.csv"

@@ -69,6 +69,14 @@ def test_third_party_provision_needs_each_persons_separate_consent(client: TestC
         assert value not in allowed.body
         assert value not in str(allowed.details)
 
+    # The file, if it ever surfaces, names the provision and the recipient it went to.
+    traced = client.post("/v1/transfers/trace", files={"file": ("partner.jsonl", res.content)}, headers=officer.headers).json()
+    assert traced["verdict"] == "pinned"
+    assert traced["candidates"][0]["export_id"] == export_id
+    assert traced["candidates"][0]["kind"] == "provision"
+    assert traced["candidates"][0]["recipient_name"] == "示例营销合作有限公司"
+    assert traced["candidates"][0]["row_refs_matched"] == 5
+
     # Who received my data, and when (PIPL Art. 45): the provided person sees the partner, the others nothing.
     got = client.get(f"/v1/transfers/recipients-of/{consenting[0]}", headers=service.headers)
     assert got.status_code == 200

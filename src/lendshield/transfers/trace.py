@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,7 +23,7 @@ from lendshield.principals import Principal
 from lendshield.principals import service as principals
 from lendshield.runtime import Runtime
 from lendshield.transfers import config, formats
-from lendshield.transfers.fingerprint import Marker
+from lendshield.transfers.fingerprint import Marker, normalise
 from lendshield.transfers.models import ExportRow, MarkRow, RecipientRow
 
 _CHUNK = 500
@@ -123,6 +123,25 @@ def _name(session: Session, principal_id: str) -> str:
         return principals.get_principal(session, principal_id).name
     except NotFound:
         return "(unknown principal)"
+
+
+def canary_hits(session: Session, rt: Runtime, values: Iterable[str]) -> dict[str, str]:
+    """Which of ``values`` belong to a canary identity of an export, and of which export.
+
+    For the scanner and the insider watch: a canary value found anywhere is a leak of that export.
+    """
+    marker = Marker(rt)
+    by_digest: dict[bytes, list[str]] = defaultdict(list)
+    for value in values:
+        norm = normalise(value)
+        if norm is not None:
+            by_digest[marker.digest(norm)].append(value)
+    out: dict[str, str] = {}
+    for digest, hits in _hits(session, set(by_digest)).items():
+        for export_id, _slot, kind in hits:
+            if kind == "canary":
+                out.update(dict.fromkeys(by_digest[digest], export_id))
+    return out
 
 
 def trace(session: Session, rt: Runtime, who: Principal, data: bytes, filename: str = "") -> TraceReport:
