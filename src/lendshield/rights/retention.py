@@ -1,0 +1,193 @@
+"""Retention (PIPL Art. 19: no longer than the purpose needs; Art. 47: then delete or anonymise).
+
+A purpose needs a person's data while it is in force for them (consent given; for a contract or
+legal duty, a loan not paid off; for ``rights_request``, a request still open) and then for its
+``retention_days`` (purposes.yaml) after it last applied. A person no purpose needs is erased
+(crypto-shred and tombstone) unless a legal hold keeps the data (storage only until it ends).
+The sweep also finishes deletions parked behind a hold that has ended, drops access packages
+after ``retention.package_days`` and closes requests never verified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from lendshield import ledger
+from lendshield.consent.gate import latest
+from lendshield.consent.models import ConsentRow
+from lendshield.db.base import Base
+from lendshield.loans.models import LoanRow
+from lendshield.principals import SYSTEM, Principal
+from lendshield.rights import holds
+from lendshield.rights import service as svc
+from lendshield.rights.models import RightsRequestRow, VerificationCodeRow
+from lendshield.runtime import Runtime
+
+GROUND = "retention_expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str  # erase | keep_held | finish_held_deletion | drop_package | close_unverified
+    target: str  # a subject id or a request id (opaque ids, no personal data)
+    reason: str
+
+
+@dataclass
+class SweepReport:
+    dry_run: bool
+    actions: list[Action] = field(default_factory=list)
+    codes_removed: int = 0
+
+    def count(self, kind: str) -> int:
+        return sum(a.kind == kind for a in self.actions)
+
+
+def _subjects_table() -> object:
+    # The sweep needs only ids, kinds, statuses and creation times (no keys, no ciphertext), so
+    # it reads the subjects table through the shared metadata instead of the vault's models.
+    return Base.metadata.tables["subjects"]
+
+
+def _last_activity(session: Session, subject_id: str, purpose: str, created_at: dt.datetime) -> dt.datetime:
+    times = [created_at]
+    times.append(session.scalar(select(func.max(LoanRow.updated_at)).where(LoanRow.borrower_id == subject_id)) or created_at)
+    times.append(
+        session.scalar(select(func.max(ConsentRow.recorded_at)).where(ConsentRow.subject_id == subject_id, ConsentRow.purpose == purpose))
+        or created_at
+    )
+    if purpose == "rights_request":
+        times.append(
+            session.scalar(select(func.max(RightsRequestRow.closed_at)).where(RightsRequestRow.subject_id == subject_id)) or created_at
+        )
+    return max(times)
+
+
+def purposes_needing(session: Session, rt: Runtime, subject_id: str, now: dt.datetime) -> list[str]:
+    """The purposes that still need this person's data at ``now`` (empty: erase)."""
+    table = _subjects_table()
+    created = session.execute(select(table.c.created_at).where(table.c.id == subject_id)).scalar_one()  # type: ignore[attr-defined]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    open_loans = session.scalar(select(func.count()).where(LoanRow.borrower_id == subject_id, LoanRow.status != "paid_off")) or 0
+    open_requests = session.scalar(
+        select(func.count()).where(RightsRequestRow.subject_id == subject_id, RightsRequestRow.status.in_((*svc.OPEN_STATUSES, "held")))
+    )
+    needed = []
+    for purpose in rt.policy.purposes.by_id.values():
+        if purpose.needs_consent:
+            state = latest(session, subject_id, purpose.id, "purpose")
+            in_force = state is not None and state.action == "grant"
+        elif purpose.id == "rights_request":
+            in_force = bool(open_requests)
+        else:
+            in_force = bool(open_loans)
+        if in_force:
+            needed.append(purpose.id)
+            continue
+        ended = _last_activity(session, subject_id, purpose.id, created)
+        if now < ended + dt.timedelta(days=purpose.retention_days):
+            needed.append(purpose.id)
+    return sorted(needed)
+
+
+def plan(session: Session, rt: Runtime) -> list[Action]:
+    """What a sweep would do now, without doing it."""
+    now = rt.clock.now()
+    r = svc.rules(rt)
+    actions: list[Action] = []
+    for row in session.scalars(select(RightsRequestRow).where(RightsRequestRow.status == "held", RightsRequestRow.type == "deletion")):
+        if holds.deletion_blocker(session, rt, row.subject_id) is None:
+            actions.append(Action("finish_held_deletion", row.id, "the legal hold that postponed this deletion has ended"))
+    table = _subjects_table()
+    rows = session.execute(
+        select(table.c.id).where(table.c.kind == "borrower", table.c.status == "active").order_by(table.c.created_at)  # type: ignore[attr-defined]
+    ).scalars()
+    pending = {a.target for a in actions}
+    for subject_id in rows:
+        if purposes_needing(session, rt, subject_id, now):
+            continue
+        hold = holds.deletion_blocker(session, rt, subject_id)
+        if hold is not None:
+            ends = hold.ends_on.isoformat() if hold.ends_on else "it is lifted"
+            actions.append(
+                Action("keep_held", subject_id, f"no purpose needs the data, but a legal hold keeps it (storage only) until {ends}")
+            )
+        elif subject_id not in pending:
+            actions.append(Action("erase", subject_id, "no purpose needs the data any more (PIPL Arts. 19, 47)"))
+    package_cutoff = now - dt.timedelta(days=r.package_days)
+    for row in session.scalars(
+        select(RightsRequestRow).where(RightsRequestRow.package.is_not(None), RightsRequestRow.closed_at < package_cutoff)
+    ):
+        actions.append(Action("drop_package", row.id, f"the copy was ready more than {r.package_days} days ago"))
+    unverified_cutoff = now - dt.timedelta(days=r.unverified_days)
+    for row in session.scalars(
+        select(RightsRequestRow).where(RightsRequestRow.status == "unverified", RightsRequestRow.filed_at < unverified_cutoff)
+    ):
+        actions.append(Action("close_unverified", row.id, f"identity not verified within {r.unverified_days} days"))
+    return actions
+
+
+def _apply(session: Session, rt: Runtime, who: Principal, action: Action) -> None:
+    from lendshield.rights.flows import erase
+
+    if action.kind == "erase":
+        erase(session, rt, who, action.target, ground=GROUND, request_id=None, reason="retention period expired (PIPL Arts. 19, 47)")
+    elif action.kind == "finish_held_deletion":
+        row = svc.load(session, action.target)
+        erase(
+            session,
+            rt,
+            who,
+            row.subject_id,
+            ground=row.params["ground"],
+            request_id=row.id,
+            reason=f"deletion request {row.id}: hold ended",
+        )
+        svc.answer(row, rt, "fulfilled", "the legal hold ended and your personal data was deleted (crypto-shredded)")
+        svc.record(session, rt, who, "rights.fulfil", row, decision="deleted", details={"after_hold": True})
+    elif action.kind == "drop_package":
+        row = svc.load(session, action.target)
+        row.package = None
+        svc.record(session, rt, who, "rights.drop_package", row, reason=action.reason)
+    elif action.kind == "close_unverified":
+        row = svc.load(session, action.target)
+        row.refusal_reason = f"the request was closed because identity was not verified: {action.reason} (PIPL Art. 50)"
+        svc.answer(row, rt, "refused")
+        svc.record(session, rt, who, "rights.refuse", row, decision="refused", reason=row.refusal_reason)
+
+
+def sweep(session: Session, rt: Runtime, *, dry_run: bool, who: Principal = SYSTEM) -> SweepReport:
+    """Plan and, unless ``dry_run``, carry out the retention sweep in the caller's transaction."""
+    report = SweepReport(dry_run=dry_run, actions=plan(session, rt))
+    if dry_run:
+        return report
+    for action in report.actions:
+        _apply(session, rt, who, action)
+    day_ago = rt.clock.now() - dt.timedelta(days=1)
+    result = session.execute(delete(VerificationCodeRow).where(VerificationCodeRow.expires_at < day_ago))
+    report.codes_removed = int(getattr(result, "rowcount", 0) or 0)
+    counts = {k: report.count(k) for k in ("erase", "keep_held", "finish_held_deletion", "drop_package", "close_unverified")}
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=rt.clock.now(),
+            actor=who.id,
+            action="retention.sweep",
+            object="retention",
+            details=counts | {"codes_removed": report.codes_removed},
+        ),
+    )
+    return report
+
+
+def sweep_job(rt: Runtime) -> SweepReport:
+    """The job the runner calls (daily is enough): one transaction per sweep."""
+    with rt.sessions() as session:
+        report = sweep(session, rt, dry_run=False)
+        session.commit()
+    return report
