@@ -147,8 +147,8 @@ def test_a_leaked_fragment_is_traced_to_its_export(client: TestClient, make_acto
     assert "no_match" in none.output
     logged = entries(rt, "transfer.trace")
     assert len(logged) == 4
-    assert logged[0].details is not None
-    assert logged[0].details["exports"][0] == a_id
+    first_trace: dict[str, Any] = dict(logged[0].details or {})
+    assert first_trace["exports"][0] == a_id
     assert canary["mobile"] not in str([e.body for e in logged] + [e.details for e in logged])
 
     meta = client.get(f"/v1/transfers/exports/{a_id}", headers=officer.headers).json()

@@ -71,7 +71,7 @@ def test_only_the_officer_changes_the_registry_and_only_officer_and_auditors_rea
     assert client.get("/v1/transfers/recipients").status_code == 401
 
 
-BAD = [
+BAD: list[tuple[dict[str, Any], str]] = [
     ({"region": "China"}, "region"),
     ({"purposes": ["no_such_purpose"]}, "no such purpose"),
     ({"categories": ["no_such_category"]}, "no such category"),
