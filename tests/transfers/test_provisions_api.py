@@ -44,12 +44,15 @@ def test_third_party_provision_needs_each_persons_separate_consent(client: TestC
     partner = make_recipient(client, officer.headers)
     consenting = borrowers(rt, 0, 3, MARKETING)
     without = borrowers(rt, 3, 2, [("marketing", "purpose")])  # no separate third-party consent (PIPL Art. 23)
+    (refused,) = borrowers(rt, 5, 1, [])  # never agreed to marketing at all
 
     blocked = provide(client, service.headers, partner, consenting + without)
     assert failures(blocked) == {"consent_missing:third_party": 2}
     assert "2 people" in blocked.json()["detail"]
+    both = provide(client, service.headers, partner, [*consenting, *without, refused])
+    assert failures(both) == {"consent_missing:purpose": 1, "consent_missing:third_party": 3}
     assert exports(rt) == 0
-    (refusal,) = entries(rt, "transfer.provision")
+    refusal = entries(rt, "transfer.provision")[0]
     assert body(refusal)["decision"] == "deny"
     assert refusal.details == {"failures": [{"condition": "consent_missing:third_party", "people": 2}], "recipient": partner}
     assert entries(rt, "subject.provision") == []  # blocked before anything was read

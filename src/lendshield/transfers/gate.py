@@ -78,15 +78,26 @@ def _plural(n: int) -> str:
     return "person" if n == 1 else "people"
 
 
-def _consents(session: Session, purpose: Purpose, recipient: RecipientRow, abroad: bool, people: Sequence[str]) -> list[GateFailure]:
+def _consents(
+    session: Session, rt: Runtime, purpose: Purpose, recipient: RecipientRow, abroad: bool, people: Sequence[str], fields: Sequence[str]
+) -> list[GateFailure]:
     if not purpose.needs_consent:
         return []  # PIPL Art. 13(2)-(7): another legal basis, no consent (and no separate consent) needed
+    out = []
+    # Checked here too, before any read, so that the answer counts people instead of refused reads.
+    basic = [("purpose", "PIPL Arts. 13-14")]
+    if any(rt.catalog.fields[f].sensitive for f in fields if f in purpose.fields):
+        basic.append(("sensitive", "PIPL Art. 29"))
+    for kind, article in basic:
+        missing = len(people) - len(granted(session, people, purpose.id, kind))
+        if missing:
+            label = "consent" if kind == "purpose" else "separate 'sensitive' consent"
+            out.append(GateFailure(f"consent_missing:{kind}", missing, f"no {label} for '{purpose.id}' ({article})"))
     kinds = []
     if recipient.kind == "third_party":
         kinds.append(("third_party", "PIPL Art. 23"))  # an entrusted processor acts for us (Art. 21): no consent of its own
     if abroad:
         kinds.append(("cross_border", "PIPL Art. 39"))
-    out = []
     for kind, article in kinds:
         if kind not in purpose.separate:
             out.append(
@@ -219,7 +230,7 @@ def check(
     failures += missing
     if abroad:
         failures += _mechanism(rt, recipient, n)
-    failures += _consents(session, purpose, recipient, abroad, live)
+    failures += _consents(session, rt, purpose, recipient, abroad, live, fields)
     volume = None
     if abroad:
         volume = plan_volume(session, rt, live, fields, lock=not failures)
