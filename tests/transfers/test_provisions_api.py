@@ -131,9 +131,12 @@ def test_each_gate_condition_is_named_with_its_count(client: TestClient, make_ac
     assert len(entries(rt, "transfer.provision")) == 8
 
     for role in ("collector", "collection_supervisor", "auditor", "admin", "device_operator"):
-        res = provide(client, make_actor(role).headers, partner, people)
+        actor = make_actor(role)
+        res = provide(client, actor.headers, partner, people)
         assert res.status_code == 403, role
         assert res.json()["code"] == "forbidden"
+        payload = {"recipient_id": partner, "purpose": "marketing", "subject_ids": people, "fields": ["name"]}
+        assert client.post("/v1/transfers/provisions/check", json=payload, headers=actor.headers).status_code == 403
     assert len(entries(rt, "transfer.provision")) == 8
     assert client.post("/v1/transfers/provisions", json={}, headers=service.headers).status_code == 422
 
@@ -186,6 +189,15 @@ def test_yearly_volume_thresholds_over_http(client: TestClient, make_actor: Any,
         return provide(client, service.headers, recipient, [who], purpose="overseas_support")
 
     _seed_volume(rt, 2026, 99_998, 0)
+    asked = client.post(
+        "/v1/transfers/provisions/check",
+        json={"recipient_id": exempt, "purpose": "overseas_support", "subject_ids": p[:2], "fields": ["name", "mobile"]},
+        headers=service.headers,
+    ).json()
+    assert asked["allowed"] is False
+    assert asked["people_after"] == 100_000
+    assert asked["tier"] == "standard"
+    assert [f["condition"] for f in asked["failures"]] == ["volume_threshold"]
     assert go(exempt, p[0]).status_code == 201  # 99,999 people: exempt
     assert _volume(rt, 2026) == (99_999, 0)
     res = go(exempt, p[1])  # would be 100,000: a standard contract or certification is needed

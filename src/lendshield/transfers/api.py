@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from lendshield.errors import PayloadTooLarge
 from lendshield.transfers import config, recipients, service, trace
-from lendshield.transfers.schemas import ExportIn, ExportOut, ProvisionIn, ReceiptOut, RecipientIn, RecipientOut, TraceOut
+from lendshield.transfers.schemas import ExportIn, ExportOut, GateAnswerOut, ProvisionIn, ReceiptOut, RecipientIn, RecipientOut, TraceOut
 from lendshield.transfers.service import ExportFile
 from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
 
@@ -72,6 +72,13 @@ def provide(body: ProvisionIn, rt: RuntimeDep, who: PrincipalDep) -> Response:
     with unit_of_work(rt) as session:
         out = service.provide(session, rt, who, body.recipient_id, body.request())
     return _file(out)
+
+
+@router.post("/provisions/check", response_model=GateAnswerOut)
+def check_provision(body: ProvisionIn, rt: RuntimeDep, who: PrincipalDep) -> GateAnswerOut:
+    """What the gate would answer now; nothing is read, sent or counted."""
+    with unit_of_work(rt) as session:
+        return GateAnswerOut.of(service.check_provision(session, rt, who, body.recipient_id, body.request()))
 
 
 @router.post("/exports", status_code=201, response_class=Response)

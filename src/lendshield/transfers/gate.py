@@ -207,9 +207,19 @@ def live_failures(session: Session, people: Sequence[str]) -> tuple[list[GateFai
 
 
 def check(
-    session: Session, rt: Runtime, recipient: RecipientRow, purpose: Purpose, people: Sequence[str], fields: Sequence[str]
+    session: Session,
+    rt: Runtime,
+    recipient: RecipientRow,
+    purpose: Purpose,
+    people: Sequence[str],
+    fields: Sequence[str],
+    *,
+    dry_run: bool = False,
 ) -> GateResult:
-    """Every condition, for every person; an empty ``failures`` means the provision may go ahead."""
+    """Every condition, for every person; an empty ``failures`` means the provision may go ahead.
+
+    ``dry_run`` only asks: the volume row is neither created nor locked.
+    """
     rules = config.load(rt.settings.policies_dir)
     n = len(people)
     abroad = recipient.region != rules.home_region
@@ -233,7 +243,7 @@ def check(
     failures += _consents(session, rt, purpose, recipient, abroad, live, fields)
     volume = None
     if abroad:
-        volume = plan_volume(session, rt, live, fields, lock=not failures)
+        volume = plan_volume(session, rt, live, fields, lock=not failures and not dry_run)
         mechanism_tier = rules.mechanism_covers.get(recipient.mechanism or "", "exempt")
         if recipient.mechanism is not None and not thresholds.covers(mechanism_tier, volume.tier):
             failures.append(

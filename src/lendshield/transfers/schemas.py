@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lendshield.transfers.models import ExportRow, RecipientRow
 from lendshield.transfers.recipients import RecipientDraft
-from lendshield.transfers.service import ExportRequest, Receipt
+from lendshield.transfers.service import ExportRequest, GateAnswer, Receipt
 from lendshield.transfers.trace import Candidate, TraceReport
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -93,6 +93,34 @@ class ExportIn(Strict):
 
 class ProvisionIn(ExportIn):
     recipient_id: Annotated[str, Field(min_length=1, max_length=36)]
+
+
+class FailureOut(BaseModel):
+    condition: str
+    people: int
+    detail: str
+
+
+class GateAnswerOut(BaseModel):
+    allowed: bool
+    failures: list[FailureOut]
+    abroad: bool
+    year: int | None
+    people_after: int | None
+    sensitive_after: int | None
+    tier: str | None
+
+    @classmethod
+    def of(cls, a: GateAnswer) -> GateAnswerOut:
+        return cls(
+            allowed=a.allowed,
+            failures=[FailureOut(condition=f.condition, people=f.people, detail=f.detail) for f in a.failures],
+            abroad=a.abroad,
+            year=a.year,
+            people_after=a.people_after,
+            sensitive_after=a.sensitive_after,
+            tier=a.tier,
+        )
 
 
 class ExportOut(BaseModel):

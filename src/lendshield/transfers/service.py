@@ -273,6 +273,43 @@ def provide(session: Session, rt: Runtime, who: Principal, recipient_id: str, re
     return out
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateAnswer:
+    """What the provision gate would say now, without reading or sending anything."""
+
+    allowed: bool
+    failures: list[GateFailure]
+    abroad: bool
+    year: int | None
+    people_after: int | None
+    sensitive_after: int | None
+    tier: str | None
+
+
+def check_provision(session: Session, rt: Runtime, who: Principal, recipient_id: str, req: ExportRequest) -> GateAnswer:
+    """Ask the gate before providing (for the console and the lender's systems); no effect, no ledger entry."""
+    rules = config.load(rt.settings.policies_dir)
+    if not who.roles & rules.provision_roles:
+        raise Forbidden("this role may not provide personal data to a recipient")
+    purpose = _purpose(rt, req.purpose)
+    fields, people = _clean(rt, req)
+    recipient = session.get(RecipientRow, recipient_id) if len(recipient_id) <= 36 else None
+    if recipient is None:
+        failure = GateFailure("recipient_not_registered", len(people), "no such recipient in the registry (PIPL Arts. 21, 23)")
+        return GateAnswer(allowed=False, failures=[failure], abroad=False, year=None, people_after=None, sensitive_after=None, tier=None)
+    result = gate.check(session, rt, recipient, purpose, people, fields, dry_run=True)
+    v = result.volume
+    return GateAnswer(
+        allowed=not result.failures,
+        failures=result.failures,
+        abroad=result.abroad,
+        year=v.year if v else None,
+        people_after=v.people_after if v else None,
+        sensitive_after=v.sensitive_after if v else None,
+        tier=v.tier if v else None,
+    )
+
+
 def recipients_of(session: Session, rt: Runtime, subject_id: str) -> list[Receipt]:
     """Every provision of this person's data, oldest first (for the access package, PIPL Art. 45)."""
     rows = session.execute(
