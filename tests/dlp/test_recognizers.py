@@ -6,6 +6,7 @@ GB 32100-2015 (unified social credit code).
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime
 
@@ -256,7 +257,7 @@ def test_findings_are_ordered_and_disjoint() -> None:
     text = "借款人：王五，身份证 11010519491231002X，手机 13912345678，邮箱 a.b@example.cn，卡号 6222021234567890128"
     fs: list[Finding] = SCANNER.scan(text)
     assert [f.start for f in fs] == sorted(f.start for f in fs)
-    assert all(a.end <= b.start for a, b in zip(fs, fs[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(fs))
 
 
 @pytest.mark.skipif(not hyperscan_available(), reason="hyperscan is not installed on this platform")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 
 from lendshield.dlp.patterns import MAX_MATCH_CHARS
 from lendshield.dlp.scanner import Finding, Scanner
@@ -87,8 +87,12 @@ def bad_bytes() -> int:
     return _bad_bytes[0]
 
 
+class TextSource(Protocol):
+    def read(self, size: int, /) -> str: ...
+
+
 def scan_text_stream(
-    stream: IO[str], scanner: Scanner, sink: Sink, *, first_line: int = 1, progress: Callable[[], None] | None = None
+    stream: TextSource, scanner: Scanner, sink: Sink, *, first_line: int = 1, progress: Callable[[], None] | None = None
 ) -> None:
     """Scan a text stream window by window; memory holds one window, never the whole input.
 
@@ -166,7 +170,14 @@ class _CellBatch:
 def scan_csv(stream: IO[str], delimiter: str, scanner: Scanner, sink: Sink, problems: Problems) -> None:
     """Cells scanned with their column header as context; broken CSV is scanned on as text."""
     csv.field_size_limit(scanner.config.max_line_chars)
-    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    pending: list[str] = []  # the physical lines of the row being parsed
+
+    def lines() -> Iterator[str]:
+        for physical in stream:
+            pending.append(physical)
+            yield physical
+
+    reader = csv.reader(lines(), delimiter=delimiter, strict=True)
     batch = _CellBatch(scanner, sink)
     header: list[str] = []
     ragged = 0
@@ -174,6 +185,7 @@ def scan_csv(stream: IO[str], delimiter: str, scanner: Scanner, sink: Sink, prob
     line = 1
     try:
         for row in reader:
+            pending.clear()
             row_number += 1
             if row_number == 1:
                 header = row
@@ -186,11 +198,30 @@ def scan_csv(stream: IO[str], delimiter: str, scanner: Scanner, sink: Sink, prob
     except csv.Error as exc:
         batch.flush()
         problems.add("malformed", f"malformed CSV at line {reader.line_num}: {exc}; the rest was scanned as text")
-        scan_text_stream(stream, scanner, sink, first_line=reader.line_num + 1)
+        # The broken row's lines, then whatever follows, as plain text.
+        rest = _Chain(pending, stream)
+        scan_text_stream(rest, scanner, sink, first_line=line)
         return
     batch.flush()
     if ragged:
         problems.add("malformed", f"{ragged} rows have a different number of fields than the header")
+
+
+class _Chain(io.TextIOBase):
+    """Some lines already read, then the rest of a stream, read as one text stream."""
+
+    def __init__(self, head: list[str], tail: IO[str]) -> None:
+        self._head = "".join(head)
+        self._tail = tail
+
+    def read(self, size: int | None = -1) -> str:
+        if size is None or size < 0:
+            out, self._head = self._head + self._tail.read(), ""
+            return out
+        if self._head:
+            out, self._head = self._head[:size], self._head[size:]
+            return out
+        return self._tail.read(size)
 
 
 def _key_label(key: str) -> str:
