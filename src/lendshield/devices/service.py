@@ -39,6 +39,25 @@ BlockerCheck = Callable[[Session, str], list[str]]
 """Returns reasons a loan must not be locked now (open dispute, complaint, rights request ...)."""
 
 
+def _open_rights_requests(session: Session, loan_id: str) -> list[str]:
+    loan = session.get(LoanRow, loan_id)
+    if loan is None:
+        return []
+    try:
+        from lendshield.rights.service import open_request_blockers  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    found: list[str] = open_request_blockers(session, loan.borrower_id)
+    return found
+
+
+def default_blockers() -> tuple[BlockerCheck, ...]:
+    """Never while a complaint, dispute or rights request about the loan is open (issue: preconditions)."""
+    from lendshield.collection.service import blockers_for_loan
+
+    return (blockers_for_loan, _open_rights_requests)
+
+
 @dataclass(frozen=True)
 class DeviceRules:
     """Preconditions and approval rules (configuration; defaults are conservative)."""
@@ -49,7 +68,7 @@ class DeviceRules:
     approver_roles: tuple[str, ...] = ("collection_supervisor", "risk_officer")
     approval_ttl: timedelta = timedelta(hours=24)
     command_ttl: timedelta = timedelta(hours=24)
-    blockers: tuple[BlockerCheck, ...] = field(default=())
+    blockers: tuple[BlockerCheck, ...] = field(default_factory=default_blockers)
 
 
 def _device(session: Session, device_id: str) -> DeviceRow:

@@ -515,3 +515,15 @@ def contacts_of(session: Session, borrower_id: str) -> list[tuple[str, str]]:
 def require_live(session: Session, subject_id: str) -> None:
     """Raise SubjectNotFound or SubjectShredded unless the subject exists and is readable."""
     vault.live_subject(session, subject_id)
+
+
+def timezone_of(session: Session, subject_id: str) -> str:
+    """The subject's own time zone (IANA name): contact hours are the person's local hours."""
+    return vault.live_subject(session, subject_id).timezone
+
+
+def relation_of(session: Session, borrower_id: str, contact_id: str) -> str | None:
+    """How an emergency contact or guarantor is linked to a borrower; None when not linked."""
+    return session.scalar(
+        select(SubjectLinkRow.relation).where(SubjectLinkRow.borrower_id == borrower_id, SubjectLinkRow.contact_id == contact_id)
+    )
