@@ -1,0 +1,39 @@
+"""`lendshield collection`: rules and screening from the command line, as an operator checks templates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.test_cli import one_line_error, run
+
+
+def test_screen_blocks_with_rule_and_span_and_exit_code(tmp_path: Path) -> None:
+    bad = run(tmp_path, "collection", "screen", "再不还就把你的照片发到朋友圈")
+    assert bad.returncode == 1
+    assert "exposure-zh" in bad.stdout
+    good = run(tmp_path, "collection", "screen", "您好，您本月的账单已出，请按时还款。")
+    assert good.returncode == 0
+    third = run(tmp_path, "collection", "screen", "--audience", "third_party", "他欠我们钱")
+    assert third.returncode == 1
+    assert "disclosure-zh" in third.stdout
+
+
+def test_screen_a_templates_file(tmp_path: Path) -> None:
+    templates = tmp_path / "templates.txt"
+    templates.write_text("您好，请按时还款。\nPay up or else.\n\nYour statement is ready.\n", encoding="utf-8")
+    out = run(tmp_path, "collection", "screen", "--templates", str(templates))
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [line for line in out.stdout.splitlines() if line.startswith("2: blocked")]
+    (tmp_path / "bad.bin").write_bytes(b"\xff\xfe\x00")
+    assert "UTF-8" in one_line_error(run(tmp_path, "collection", "screen", "--templates", str(tmp_path / "bad.bin")))
+    assert "audience" in one_line_error(run(tmp_path, "collection", "screen", "x", "--audience", "everyone"))
+
+
+def test_rules_show_the_preset_in_force(tmp_path: Path) -> None:
+    cn = json.loads(run(tmp_path, "collection", "rules").stdout)
+    assert cn["preset"] == "cn"
+    assert cn["allowed_hours"]["id"] == "cn-hours"
+    us = run(tmp_path, "collection", "rules", extra_env={"LENDSHIELD_COLLECTION_PRESET": "us_regf"})
+    assert json.loads(us.stdout)["calls_per_debt_rolling"] == {"id": "regf-7-in-7", "max": 7, "days": 7}
+    assert "no preset" in one_line_error(run(tmp_path, "collection", "rules", "--preset", "mars"))
