@@ -7,7 +7,8 @@ Three marks, all stored as keyed digests (HMAC-SHA256 under a secret of their ow
   those values together in one row.
 - ``rowref``: each row's reference (a per-export pseudonym of the row, the first column), unique
   to the export.
-- ``canary``: the values of the synthetic canary rows, unique to the export.
+- ``canary`` / ``weak``: the values of the synthetic canary rows, unique to the export; a common
+  name, an amount or a masked value is ``weak`` and counts only with the rest of its row.
 
 Values are normalised first (NFKC, spacing, phone-number and decimal forms) so that a copy pasted
 through a spreadsheet still matches.
@@ -26,6 +27,8 @@ from lendshield.crypto import keyed_digest
 from lendshield.runtime import Runtime
 
 SECRET_NAME = "transfers/fingerprint"
+# Validators whose random values are distinctive enough that one value names a canary's export.
+DISTINCTIVE = frozenset({"cn_resident_id", "phone", "email", "bank_card", "imei", "opaque_ref", "address", "geo_point"})
 DIGEST_BYTES = 16
 ROW_REF_COLUMN = "row_ref"
 

@@ -77,11 +77,16 @@ class ExportSubjectRow(Base):
 
 
 class MarkRow(Base):
-    """A keyed digest of one exported value, canary value or row reference, by export and row slot."""
+    """A keyed digest of one exported value, canary value or row reference, by export and row slot.
+
+    ``canary`` marks a canary value distinctive enough to name its export alone (an ID, a number, a
+    card); ``weak`` a canary value that is not (a common name, an amount, a masked value): it names
+    the export only together with other values of the same canary row.
+    """
 
     __tablename__ = "transfer_marks"
     __table_args__ = (
-        CheckConstraint("kind IN ('value', 'canary', 'rowref')", name="kind"),
+        CheckConstraint("kind IN ('value', 'canary', 'weak', 'rowref')", name="kind"),
         Index("ix_transfer_marks_digest", "digest"),
     )
 

@@ -25,7 +25,7 @@ from lendshield.subjects import service as subjects
 from lendshield.subjects.errors import ReadDenied, ReasonRequired
 from lendshield.transfers import canaries, config, formats, gate
 from lendshield.transfers.errors import ExportNotFound, GateFailure, ProvisionBlocked
-from lendshield.transfers.fingerprint import ROW_REF_COLUMN, Marker, normalise
+from lendshield.transfers.fingerprint import DISTINCTIVE, ROW_REF_COLUMN, Marker, normalise
 from lendshield.transfers.models import ExportRow, ExportSubjectRow, MarkRow, RecipientRow
 
 
@@ -145,6 +145,7 @@ def _build(
     n_canaries = fp.canaries_for(len(views))
     spots = set(canaries.positions(len(views), n_canaries))
     today = gate.legal_today(rt)
+    canary_kinds = ["canary" if f not in masked and rt.catalog.fields[f].validator_name in DISTINCTIVE else "weak" for f in fields]
     rows: list[list[str]] = []
     marks: dict[tuple[int, str, bytes], None] = {}
     real = iter(views)
@@ -152,15 +153,15 @@ def _build(
         if slot in spots:
             fake = canaries.identity(rt.catalog, fields, today=today, email_domain=fp.canary_email_domain)
             values = [rt.catalog.fields[f].mask(fake[f]) if f in masked else fake[f] for f in fields]
-            kind = "canary"
+            kinds = canary_kinds
         else:
             view = next(real)
             values = [view.fields[f].value if f in view.fields else "" for f in fields]
-            kind = "value"
+            kinds = ["value"] * len(fields)
         ref = marker.row_ref(export_id, slot)
         rows.append([ref, *values])
         marks[(slot, "rowref", marker.digest(ref))] = None
-        for value in values:
+        for value, kind in zip(values, kinds, strict=True):
             norm = normalise(value)
             if norm is not None:
                 marks[(slot, kind, marker.digest(norm))] = None

@@ -85,18 +85,24 @@ def _tally(rows: Sequence[set[bytes]], hits: dict[bytes, list[tuple[str, int, st
     matched_rows = 0
     for digests in rows:
         per_slot: Counter[tuple[str, int]] = Counter()
+        canary_slots: set[tuple[str, int]] = set()
         for digest in digests:
             for export_id, slot, kind in hits.get(digest, ()):
                 per_slot[(export_id, slot)] += 1
                 tally = tallies[export_id]
                 if kind == "rowref":
                     tally.row_refs.add(slot)
-                else:
-                    tally.values += 1
-                    if kind == "canary":
-                        tally.canaries.add(slot)
+                    continue
+                tally.values += 1
+                if kind == "canary":
+                    tally.canaries.add(slot)  # distinctive on its own
+                elif kind == "weak":
+                    canary_slots.add((export_id, slot))
         need = min(min_values, len(digests))
-        exports = {export_id for (export_id, _slot), n in per_slot.items() if n >= need}
+        matched = {key for key, n in per_slot.items() if n >= need}
+        for export_id, slot in matched & canary_slots:
+            tallies[export_id].canaries.add(slot)  # enough of one canary row's weak values together
+        exports = {export_id for export_id, _slot in matched}
         if exports:
             matched_rows += 1
             for export_id in exports:

@@ -109,7 +109,7 @@ def upgrade() -> None:
         sa.Column("slot", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("digest", sa.LargeBinary(length=16), nullable=False),
-        sa.CheckConstraint("kind IN ('value', 'canary', 'rowref')", name=op.f("ck_transfer_marks_kind")),
+        sa.CheckConstraint("kind IN ('value', 'canary', 'weak', 'rowref')", name=op.f("ck_transfer_marks_kind")),
         sa.ForeignKeyConstraint(["export_id"], ["transfer_exports.id"], name=op.f("fk_transfer_marks_export_id_transfer_exports")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transfer_marks")),
     )
