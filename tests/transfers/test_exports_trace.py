@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def csv_rows(content: bytes) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def xlsx(rows: list[list[object]]) -> bytes:
+def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -189,3 +190,29 @@ def test_export_and_trace_denials_and_bad_input(client: TestClient, make_actor: 
     assert client.get("/v1/transfers/exports/nope", headers=officer.headers).status_code == 404
     assert client.get("/v1/transfers/exports/nope", headers=make_actor("collector").headers).status_code == 403
     assert len(entries(rt, "transfer.export")) == 2  # both refusals are in the ledger
+
+
+def test_two_exports_of_the_same_people_are_told_apart_only_by_their_canaries(client: TestClient, make_actor: Any, rt: Runtime) -> None:
+    risk, officer = make_actor("risk_officer"), make_actor("protection_officer")
+    people = borrowers(rt, 300, 20, CREDIT)
+    x, y = export(client, risk.headers, people), export(client, risk.headers, people)
+    x_id, y_id = x.headers["x-lendshield-export-id"], y.headers["x-lendshield-export-id"]
+    header, rows = csv_rows(x.content)
+    real = {person(i)["resident_id"] for i in range(300, 320)}
+    x_canaries = [r for r in rows if r[2] not in real]
+    real_rows = [r for r in rows if r[2] in real][:3]
+
+    def leak(selected: list[list[str]]) -> bytes:
+        # Without row references, names or amounts: common values alone must not pin anything.
+        cols = [i for i, c in enumerate(header) if c not in ("row_ref", "name", "income")]
+        return xlsx([[header[i] for i in cols], *[[r[i] for i in cols] for r in selected]])
+
+    same = trace(client, officer.headers, "same.xlsx", leak(real_rows)).json()
+    assert same["verdict"] == "ambiguous"  # both exports hold these rows, and the report says so
+    assert {c["export_id"] for c in same["candidates"] if c["covers_all"]} == {x_id, y_id}
+    assert not any(c["pinned"] for c in same["candidates"])
+
+    pinned = trace(client, officer.headers, "pinned.xlsx", leak(real_rows + x_canaries[:1])).json()
+    assert pinned["verdict"] == "pinned"
+    assert [c["export_id"] for c in pinned["candidates"] if c["pinned"]] == [x_id]
+    assert pinned["candidates"][0]["canaries_matched"] == 1
