@@ -22,6 +22,7 @@ ROUTER_MODULES = (
     "lendshield.rights.api",
     "lendshield.transfers.api",
     "lendshield.web.pages",
+    "lendshield.web.console_collection",
     "lendshield.web.portal",
     "lendshield.ops.reports_api",
 )
