@@ -114,3 +114,17 @@ def test_spreadsheet_numbers_come_back_as_digits() -> None:
 def test_a_broken_spreadsheet_is_one_clear_error() -> None:
     with pytest.raises(UnreadableFile):
         list(formats.read_rows(b"PK\x03\x04not really a zip", "leak.xlsx"))
+
+
+def test_no_cell_becomes_a_formula() -> None:
+    evil = [["r1", '=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "+8613812345678", "@SUM(A1)"]]
+    rows = list(formats.read_rows(formats.write("csv", ["a", "b", "c", "d", "e"], evil), "x.csv"))
+    assert rows[1] == ["r1", '\'=HYPERLINK("http://x")', "'+cmd|' /C calc'!A0", "+8613812345678", "'@SUM(A1)"]
+    assert normalise(rows[1][1]) == normalise(evil[0][1])  # the fingerprint still matches
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(formats.write("xlsx", ["a", "b", "c", "d", "e"], evil)))
+    ws = wb.worksheets[0]
+    cell = ws.cell(row=2, column=2)
+    assert cell.data_type == "s"
+    assert cell.value == evil[0][1]

@@ -20,13 +20,24 @@ FORMATS = {
 Table = tuple[Sequence[str], Sequence[Sequence[str]]]
 
 
+_NUMBER = re.compile(r"^[+-]?[0-9][0-9 .]*$")
+
+
+def csv_safe(value: str) -> str:
+    """Defuse formula injection (OWASP "CSV Injection"): a cell a spreadsheet would run as a formula
+    gets a leading apostrophe. A signed number (an E.164 phone number) is left as it is."""
+    if value[:1] in ("=", "@", "\t", "\r") or (value[:1] in ("+", "-") and not _NUMBER.match(value)):
+        return "'" + value
+    return value
+
+
 def write(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
     """The file's bytes. Every cell is written as text, so IDs and card numbers keep every digit."""
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180 line breaks
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([csv_safe(v) for v in row] for row in rows)
         # A BOM so that spreadsheet programs in zh-CN locales read the file as UTF-8.
         return buf.getvalue().encode("utf-8-sig")
     if fmt == "jsonl":
@@ -34,12 +45,18 @@ def write(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> by
         return ("\n".join(lines) + "\n").encode() if lines else b""
     if fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("export")
         ws.append(list(columns))
         for row in rows:
-            ws.append(list(row))
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(ws, value=value)
+                cell.data_type = "s"  # text, never a formula (openpyxl would run "=..." as one)
+                cells.append(cell)
+            ws.append(cells)
         out = io.BytesIO()
         wb.save(out)
         return out.getvalue()
