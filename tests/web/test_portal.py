@@ -1,0 +1,227 @@
+"""The borrower portal over HTTP: sign-in, pages, and every kind of bad input for the borrower role.
+
+Wrong passwords and codes, stale and forged sessions, forged CSRF tokens, one borrower's ids in
+another's requests (IDOR), and HTML/script in text fields: refused or escaped, and logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from structlog.testing import capture_logs
+
+from lendshield.accounts import service as accounts
+from lendshield.clock import FrozenClock
+from lendshield.consent import service as consent
+from lendshield.ledger import tree
+from lendshield.ledger.verify import verify_bundle
+from lendshield.principals import Principal
+from lendshield.runtime import Runtime
+from lendshield.web.app import create_app
+from lendshield.web.portal import SESSION_COOKIE
+from tests.web.portal_helpers import PASSWORD, csrf_of, make_borrower, outbox_codes, sign_in
+
+
+@pytest.fixture
+def web(rt: Runtime) -> Iterator[TestClient]:
+    # https: the portal's cookies are Secure, and a client must not send them over plain HTTP.
+    with TestClient(create_app(runtime=rt), base_url="https://testserver", raise_server_exceptions=False) as c:
+        yield c
+
+
+def _integrate(rt: Runtime) -> None:
+    with rt.sessions() as session:
+        tree.integrate(session, rt)
+        session.commit()
+
+
+def _marketing(rt: Runtime, sid: str) -> str:
+    officer = Principal(id="t", name="t", kind="staff", roles=frozenset({"protection_officer"}))
+    with rt.sessions() as session:
+        return next(s.action for s in consent.states(session, rt, officer, sid) if s.purpose == "marketing")
+
+
+def test_borrower_signs_in_and_sees_own_data_masked(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    sign_in(web, rt, person)
+    page = web.get("/portal/data")
+    assert page.status_code == 200
+    assert "139****5678" in page.text
+    assert "13912345678" not in page.text
+    assert "王*" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert "<b>" not in page.text  # the employer's markup is masked and escaped, never rendered
+    assert '<html lang="zh-CN">' in page.text  # Simplified Chinese by default
+    assert "我的数据" in page.text
+    assert "My data" in web.get("/portal/data?lang=en").text
+    for path in ("/portal/consents", "/portal/timeline", "/portal/report", "/portal/check", "/portal/requests"):
+        assert web.get(path).status_code == 200, path
+
+
+def test_session_cookies_are_secure_httponly_strict(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    page = web.get("/portal/login")
+    before = outbox_codes(rt, person.subject_id)
+    resp = web.post("/portal/login", data={"phone": person.phone, "password": PASSWORD, "csrf": csrf_of(page.text)}, follow_redirects=False)
+    from tests.web.portal_helpers import new_code
+
+    code = new_code(rt, person.subject_id, before)
+    resp = web.post("/portal/login/code", data={"code": code, "csrf": csrf_of(web.get("/portal/login/code").text)}, follow_redirects=False)
+    cookies = resp.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith(f"{SESSION_COOKIE}="))
+    for flag in ("Secure", "HttpOnly", "SameSite=strict", "Path=/portal"):
+        assert flag.lower() in session_cookie.lower()
+
+
+def test_wrong_password_and_wrong_code_are_refused_alike(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    csrf = csrf_of(web.get("/portal/login?lang=en").text)
+    wrong = web.post("/portal/login?lang=en", data={"phone": person.phone, "password": "Wrong-Stone-71?", "csrf": csrf})
+    unknown = web.post("/portal/login?lang=en", data={"phone": "13800138000", "password": PASSWORD, "csrf": csrf})
+    assert wrong.status_code == unknown.status_code == 401
+    assert "not correct" in wrong.text
+    assert SESSION_COOKIE not in wrong.cookies
+    resp = web.post("/portal/login", data={"phone": person.phone, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
+    assert resp.status_code == 303
+    bad = web.post("/portal/login/code?lang=en", data={"code": "000000", "csrf": csrf}, follow_redirects=False)
+    assert bad.status_code == 401
+    assert "not correct or has expired" in bad.text
+    assert web.get("/portal/data", follow_redirects=False).status_code == 303
+
+
+def test_forged_stale_and_signed_out_sessions_are_refused(rt: Runtime, clock: FrozenClock, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    web.cookies.set(SESSION_COOKIE, "forged-session-token", domain="testserver", path="/portal")
+    assert web.get("/portal/data", follow_redirects=False).headers["location"] == "/portal/login"
+    web.cookies.clear()
+    csrf = sign_in(web, rt, person)
+    token = web.cookies.get(SESSION_COOKIE)
+    clock.advance(accounts.BORROWER_IDLE + timedelta(minutes=1))  # idle too long: stale
+    assert web.get("/portal/data", follow_redirects=False).status_code == 303
+    clock.advance(timedelta(minutes=1))
+    csrf = sign_in(web, rt, person)
+    token = web.cookies.get(SESSION_COOKIE)
+    assert web.post("/portal/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    web.cookies.set(SESSION_COOKIE, token or "", domain="testserver", path="/portal")  # replay the old cookie
+    assert web.get("/portal/consents", follow_redirects=False).status_code == 303
+
+
+def test_forged_or_missing_csrf_changes_nothing(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    sign_in(web, rt, person)
+    with capture_logs() as logs:
+        for token in ("", "forged"):
+            resp = web.post("/portal/consents/withdraw", data={"purpose": "marketing", "kind": "purpose", "csrf": token})
+            assert resp.status_code == 403
+    assert _marketing(rt, person.subject_id) == "grant"
+    assert any(entry["event"] == "portal_csrf_refused" for entry in logs)
+    web.cookies.clear()
+    # Before sign-in, the double-submit token guards the forms too (login CSRF).
+    assert web.post("/portal/login", data={"phone": person.phone, "password": PASSWORD, "csrf": "x"}).status_code == 403
+
+
+def test_one_click_withdrawal(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    csrf = sign_in(web, rt, person)
+    page = web.get("/portal/consents?lang=en")
+    assert "Withdraw" in page.text
+    resp = web.post("/portal/consents/withdraw", data={"purpose": "marketing", "kind": "purpose", "csrf": csrf}, follow_redirects=False)
+    assert resp.status_code == 303
+    assert _marketing(rt, person.subject_id) == "withdraw"
+    again = web.post("/portal/consents/withdraw", data={"purpose": "marketing", "kind": "purpose", "csrf": csrf})
+    assert again.status_code == 409
+
+
+def test_idor_another_borrowers_request_is_refused_and_logged(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    from lendshield.rights import service as rights
+
+    alice = make_borrower(rt, make_actor)
+    bob = make_borrower(rt, make_actor, phone="13712345678", name="李雷")
+    with rt.sessions() as session:
+        from lendshield.accounts.borrowers import portal_principal
+
+        theirs = rights.file_request(session, rt, portal_principal(bob.account_id), request_type="access", params={"lang": "zh"})
+        session.commit()
+    sign_in(web, rt, alice)
+    with capture_logs() as logs:
+        resp = web.get(f"/portal/requests/{theirs.id}")
+    assert resp.status_code == 404
+    assert theirs.id not in resp.text
+    assert any(e["event"] == "portal_foreign_reference" for e in logs)
+    _integrate(rt)
+    with rt.sessions() as session:
+        bundle = __import__("lendshield.ledger.proofs", fromlist=["x"]).bundle_for_subject(session, rt, bob.subject_id)
+    denied = [json.loads(e["body"]) for e in bundle["entries"]]
+    assert any(b.get("rule_id") == "not-own-data" and b["actor"] == alice.account_id for b in denied)
+    # A subject id in the query string is ignored: the subject always comes from the session.
+    assert "李*" not in web.get(f"/portal/data?subject_id={bob.subject_id}").text
+
+
+def test_script_in_text_fields_is_escaped(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    from lendshield.rights import service as rights
+
+    person = make_borrower(rt, make_actor)
+    officer = make_actor("protection_officer")
+    csrf = sign_in(web, rt, person)
+    script = "<script>alert('x')</script>"
+    resp = web.post("/portal/requests", data={"type": "restriction", "text": script, "csrf": csrf}, follow_redirects=False)
+    assert resp.status_code == 303
+    resp = web.post("/portal/report", data={"category": "abuse", "text": script, "csrf": csrf}, follow_redirects=False)
+    assert resp.status_code == 303
+    with rt.sessions() as session:
+        mine = rights.list_requests_for_subject(session, rt, officer.principal, person.subject_id)
+        rights.refuse(session, rt, officer.principal, mine[-1].id, reason=f"Refused because {script} was sent")
+        session.commit()
+    for path in ("/portal/requests", f"/portal/requests/{mine[-1].id}"):
+        page = web.get(path)
+        assert script not in page.text
+        assert "&lt;script&gt;" in page.text
+    hostile = web.get("/portal/check?lang=<script>x</script>")
+    assert "<script>x" not in hostile.text
+    bad_phone = web.post("/portal/login", data={"phone": script, "password": "x", "csrf": csrf})
+    assert script not in bad_phone.text
+
+
+def test_timeline_bundle_verifies_offline(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    csrf = sign_in(web, rt, person)
+    web.get("/portal/data")
+    web.post("/portal/consents/withdraw", data={"purpose": "marketing", "kind": "purpose", "csrf": csrf})
+    _integrate(rt)
+    page = web.get("/portal/timeline?lang=en")
+    assert "Consent withdrawn" in page.text
+    assert "Your data was read" in page.text
+    assert "You" in page.text
+    download = web.get("/portal/timeline/bundle.json")
+    assert download.headers["content-disposition"].startswith("attachment")
+    bundle = download.json()
+    report = verify_bundle(bundle, tree.log_public_key(rt))
+    assert report.ok, report.failures
+    assert len(report.verified) == len(bundle["entries"]) > 3
+    web.cookies.clear()
+    web.cookies.set(SESSION_COOKIE, "forged", domain="testserver", path="/portal")
+    assert web.get("/portal/timeline/bundle.json").status_code == 401
+
+
+def test_file_a_deletion_request_and_see_its_deadline(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    from lendshield.rights.models import RightsRequestRow
+
+    person = make_borrower(rt, make_actor)
+    csrf = sign_in(web, rt, person)
+    resp = web.post("/portal/requests", data={"type": "deletion", "ground": "consent_withdrawn", "csrf": csrf}, follow_redirects=False)
+    assert resp.status_code == 303
+    page = web.get("/portal/requests?lang=en")
+    assert "Delete my data" in page.text
+    assert "Answer due by" in page.text
+    with rt.sessions() as session:
+        row = session.scalars(select(RightsRequestRow)).one()
+    assert row.subject_id == person.subject_id
+    assert row.status == "open"
+    assert row.due_on.isoformat() in page.text
+    bogus = web.post("/portal/requests", data={"type": "shred_everyone", "csrf": csrf})
+    assert bogus.status_code == 422
