@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from lendshield.accounts import borrowers
 from lendshield.accounts import service as accounts
+from lendshield.accounts.models import AccountRow
 from lendshield.accounts.password_policy import PersonalData
 from lendshield.collection.adapter import read_outbox
 from lendshield.ledger.models import LedgerEntryRow
@@ -34,25 +35,46 @@ class Person:
         return {"Cookie": f"ls_session={self.session_token}", "X-CSRF-Token": self.csrf}
 
 
-def person(rt: Runtime, mobile: str = "13812345678", born: date | None = None) -> Person:
-    """A borrower in the vault with a portal account, signed in."""
-    overrides = {"mobile": mobile}
-    if born is not None:
-        overrides["resident_id"] = gs.resident_id_born(born)
-    sid = gs.borrower(rt, **overrides)
+def person(rt: Runtime, mobile: str = "13812345678", *, sign_in: bool = False) -> Person:
+    """A borrower in the vault with a portal account and an open portal session.
+
+    ``sign_in=True`` goes through the real two-step sign-in (password, then the code texted to
+    the phone); otherwise the account gets an unusable password and a session is opened
+    directly, which skips two argon2id computations per person.
+    """
+    sid = gs.borrower(rt, mobile=mobile)
     phone = f"+86{mobile}"
+    if sign_in:
+        with rt.sessions() as session:
+            accounts.create_borrower_account(session, rt, None, subject_id=sid, phone_e164=phone, password=PASSWORD, person=PersonalData())
+            challenge = borrowers.begin_sign_in(session, rt, phone=phone, password=PASSWORD, client_addr="198.51.100.7")
+            session.commit()
+        with rt.sessions() as session:
+            signed = borrowers.finish_sign_in(session, rt, challenge=challenge.token, code=last_code(rt, sid), client_addr="198.51.100.7")
+            session.commit()
+        return Person(sid, signed.account_id, signed.session_token, signed.csrf_token)
+    now = rt.clock.now()
     with rt.sessions() as session:
-        account_id = accounts.create_borrower_account(
-            session, rt, None, subject_id=sid, phone_e164=phone, password=PASSWORD, person=PersonalData()
+        account = AccountRow(
+            id=str(uuid.uuid4()),
+            kind="borrower",
+            login_digest=accounts.login_digest(rt, "borrower", phone),
+            principal_id=None,
+            subject_id=sid,
+            password_hash="!unusable",
+            totp_sealed=None,
+            totp_confirmed=False,
+            totp_last_step=0,
+            recovery_hashes=[],
+            active=True,
+            created_at=now,
+            password_changed_at=now,
         )
+        session.add(account)
+        session.flush()
+        signed = accounts.open_session(session, account, now)
         session.commit()
-    with rt.sessions() as session:
-        challenge = borrowers.begin_sign_in(session, rt, phone=phone, password=PASSWORD, client_addr="198.51.100.7")
-        session.commit()
-    with rt.sessions() as session:
-        signed = borrowers.finish_sign_in(session, rt, challenge=challenge.token, code=last_code(rt, sid), client_addr="198.51.100.7")
-        session.commit()
-    return Person(sid, account_id, signed.session_token, signed.csrf_token)
+    return Person(sid, account.id, signed.session_token, signed.csrf_token)
 
 
 def file(client: TestClient, headers: dict[str, str], request_type: str, **body: Any) -> dict[str, Any]:

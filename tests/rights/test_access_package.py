@@ -21,7 +21,7 @@ from tests.rights import support as s
 
 
 def _fulfilled_package(client: TestClient, rt: Runtime, make_actor: Any, request_type: str) -> tuple[s.Person, zipfile.ZipFile]:
-    me = s.person(rt)
+    me = s.person(rt, sign_in=request_type == "access")  # once through the real portal sign-in
     gs.give(rt, me.subject_id, "marketing")
     officer = make_actor("protection_officer")
     req = s.file(client, me.headers, request_type)

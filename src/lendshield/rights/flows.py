@@ -66,7 +66,7 @@ def ground_unmet(session: Session, rt: Runtime, row: RightsRequestRow, finding: 
         if loans:
             return f"{loans} loan(s) are not paid off: their data rests on the contract, not on consent (PIPL Art. 13(2))"
     if ground == "retention_expired":
-        needed = retention.purposes_needing(session, rt, row.subject_id, rt.clock.now())
+        needed = retention.purposes_needing(session, rt, row.subject_id, rt.clock.now(), excluding_request=row.id)
         if needed:
             return f"still needed by {', '.join(needed)} within their retention periods (PIPL Art. 19)"
     if ground == "account_cancelled":

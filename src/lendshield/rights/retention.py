@@ -67,15 +67,25 @@ def _last_activity(session: Session, subject_id: str, purpose: str, created_at: 
     return max(times)
 
 
-def purposes_needing(session: Session, rt: Runtime, subject_id: str, now: dt.datetime) -> list[str]:
-    """The purposes that still need this person's data at ``now`` (empty: erase)."""
+def purposes_needing(
+    session: Session, rt: Runtime, subject_id: str, now: dt.datetime, *, excluding_request: str | None = None
+) -> list[str]:
+    """The purposes that still need this person's data at ``now`` (empty: erase).
+
+    ``excluding_request``: a request not to count as keeping ``rights_request`` in force (the
+    deletion request being decided).
+    """
     table = _subjects_table()
     created = session.execute(select(table.c.created_at).where(table.c.id == subject_id)).scalar_one()  # type: ignore[attr-defined]
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
     open_loans = session.scalar(select(func.count()).where(LoanRow.borrower_id == subject_id, LoanRow.status != "paid_off")) or 0
     open_requests = session.scalar(
-        select(func.count()).where(RightsRequestRow.subject_id == subject_id, RightsRequestRow.status.in_((*svc.OPEN_STATUSES, "held")))
+        select(func.count()).where(
+            RightsRequestRow.subject_id == subject_id,
+            RightsRequestRow.status.in_((*svc.OPEN_STATUSES, "held")),
+            RightsRequestRow.id != (excluding_request or ""),
+        )
     )
     needed = []
     for purpose in rt.policy.purposes.by_id.values():
