@@ -77,6 +77,8 @@ DECISIONS = {
     "refuse": "refused",
     "genuine": "genuine",
     "unknown": "not ours",
+    "open": "received",
+    "unverified": "waiting for identity check",
 }
 
 
@@ -136,7 +138,7 @@ def _field_labels(rt: Runtime, obj: str, lang: str) -> str:
 
 
 def _who(actor: str, account_id: str, roles_of: Mapping[str, frozenset[str]], rt: Runtime, lang: str, gettext: Callable[[str], str]) -> str:
-    if actor == account_id:
+    if actor in (account_id, "self"):  # "self": the person registered their own account
         return gettext("You")
     if actor == "system":
         return gettext("LendShield (automatic)")
