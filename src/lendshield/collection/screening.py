@@ -47,10 +47,16 @@ class RuleSpec(_Model):
     patterns: list[str] = Field(min_length=1)
 
 
+class Context(_Model):
+    zh: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+
 class Negation(_Model):
     zh: list[str] = Field(default_factory=list)
     en: list[str] = Field(default_factory=list)
     window: int = Field(default=24, ge=1, le=200)
+    context: Context = Field(default_factory=Context)
 
 
 class ScreeningFile(_Model):
@@ -96,7 +102,29 @@ def _view(text: str, lang: str) -> _View:
                 continue
             chars.append(out)
             origin.append(i)
+    if lang == "en":
+        chars, origin = _join_spaced_letters(chars, origin)
     return _View("".join(chars), origin)
+
+
+def _join_spaced_letters(chars: list[str], origin: list[int]) -> tuple[list[str], list[int]]:
+    """ "d e a d b e a t" reads as "deadbeat": drop a space between two isolated letters."""
+    keep_c: list[str] = []
+    keep_o: list[int] = []
+    n = len(chars)
+    for i, c in enumerate(chars):
+        if (
+            c == " "
+            and 0 < i < n - 1
+            and chars[i - 1].isalpha()
+            and chars[i + 1].isalpha()
+            and (i < 2 or not chars[i - 2].isalpha())
+            and (i + 2 >= n or not chars[i + 2].isalpha())
+        ):
+            continue
+        keep_c.append(c)
+        keep_o.append(origin[i])
+    return keep_c, keep_o
 
 
 class Screener:
@@ -120,6 +148,10 @@ class Screener:
             "zh": re.compile("|".join(re.escape(c) for c in neg.zh)) if neg.zh else None,
             "en": re.compile(r"\b(?:" + "|".join(re.escape(c) for c in neg.en) + r")\b") if neg.en else None,
         }
+        self._context = {
+            "zh": re.compile("|".join(re.escape(c) for c in neg.context.zh)) if neg.context.zh else None,
+            "en": re.compile("|".join(re.escape(c) for c in neg.context.en)) if neg.context.en else None,
+        }
 
     def _negated(self, view: str, start: int, lang: str) -> bool:
         cue = self._negation[lang]
@@ -127,7 +159,13 @@ class Screener:
             return False
         before = view[max(0, start - self._window) : start]
         clause = _SENTENCE_END.split(before)[-1]  # only the same sentence can negate
-        return cue.search(clause) is not None
+        if cue.search(clause) is not None:
+            return True
+        context = self._context[lang]
+        if context is None:
+            return False
+        sentence = _SENTENCE_END.split(view[:start])[-1] + _SENTENCE_END.split(view[start:])[0]
+        return context.search(sentence) is not None
 
     def screen(self, text: str, audience: Audience = "debtor") -> list[Hit]:
         views = {lang: _view(text, lang) for lang in ("zh", "en")}
