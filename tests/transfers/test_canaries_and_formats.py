@@ -128,3 +128,13 @@ def test_no_cell_becomes_a_formula() -> None:
     cell = ws.cell(row=2, column=2)
     assert cell.data_type == "s"
     assert cell.value == evil[0][1]
+
+
+def test_malformed_input_is_one_clear_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(UnreadableFile):
+        formats.read_all(deep, "deep.json", 10)
+    huge_field = b'"' + b"x" * 200_000 + b'"\n'
+    with pytest.raises(UnreadableFile):
+        formats.read_all(huge_field, "big.csv", 10)
+    assert len(formats.read_all(b"a,b\n" * 50, "many.csv", 10)) == 11  # stops one past the limit

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import Response
 
 from lendshield.errors import PayloadTooLarge
-from lendshield.transfers import config, recipients, service, trace
+from lendshield.transfers import config, formats, recipients, service, trace
 from lendshield.transfers.schemas import ExportIn, ExportOut, GateAnswerOut, ProvisionIn, ReceiptOut, RecipientIn, RecipientOut, TraceOut
 from lendshield.transfers.service import ExportFile
 from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 Id = Annotated[str, Path(min_length=1, max_length=36)]
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "The fingerprinted file (CSV, JSON Lines or XLSX, as asked).",
+        "content": {media.split(";")[0]: _BINARY for media, _ext in formats.FORMATS.values()},
+        "headers": {
+            "X-LendShield-Export-Id": {"description": "The export's id (for its record and for tracing).", "schema": {"type": "string"}},
+            "X-LendShield-People": {"description": "How many people the file holds (canaries aside).", "schema": {"type": "string"}},
+            "Content-Disposition": {"description": "attachment; filename=...", "schema": {"type": "string"}},
+        },
+    }
+}
 
 
 def _home(rt: RuntimeDep) -> str:
@@ -67,7 +79,7 @@ def retire_recipient(recipient_id: Id, rt: RuntimeDep, who: PrincipalDep) -> Rec
         return RecipientOut.of(recipients.retire(session, rt, who, recipient_id), _home(rt))
 
 
-@router.post("/provisions", status_code=201, response_class=Response)
+@router.post("/provisions", status_code=201, response_class=Response, responses=FILE_RESPONSE)
 def provide(body: ProvisionIn, rt: RuntimeDep, who: PrincipalDep) -> Response:
     with unit_of_work(rt) as session:
         out = service.provide(session, rt, who, body.recipient_id, body.request())
@@ -81,7 +93,7 @@ def check_provision(body: ProvisionIn, rt: RuntimeDep, who: PrincipalDep) -> Gat
         return GateAnswerOut.of(service.check_provision(session, rt, who, body.recipient_id, body.request()))
 
 
-@router.post("/exports", status_code=201, response_class=Response)
+@router.post("/exports", status_code=201, response_class=Response, responses=FILE_RESPONSE)
 def export(body: ExportIn, rt: RuntimeDep, who: PrincipalDep) -> Response:
     with unit_of_work(rt) as session:
         out = service.export(session, rt, who, body.request())

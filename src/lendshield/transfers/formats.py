@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import zipfile
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -101,7 +100,9 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
 
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    # openpyxl reports a broken package with many exception types (zip, XML, key, type errors);
+    # all of them mean the same to the caller.
+    except Exception as exc:
         raise UnreadableFile("the file looks like a spreadsheet but cannot be opened") from exc
     try:
         for ws in wb.worksheets:
@@ -166,3 +167,21 @@ def read_rows(data: bytes, name: str = "") -> Iterator[list[str]]:
         yield from _delimited_rows(text, delimiter)
     else:
         yield from _text_rows(text)
+
+
+def read_all(data: bytes, name: str, limit: int) -> list[list[str]]:
+    """At most ``limit + 1`` rows of ``data``; a malformed file is one ``UnreadableFile`` error."""
+    rows: list[list[str]] = []
+    try:
+        for row in read_rows(data, name):
+            rows.append(row)
+            if len(rows) > limit:
+                break
+    except UnreadableFile:
+        raise
+    except (csv.Error, RecursionError, ValueError) as exc:
+        # Overlong CSV fields, JSON nested too deep, bad cell values: the file, not us.
+        raise UnreadableFile("the file cannot be read as CSV, JSON or text") from exc
+    except Exception as exc:  # a spreadsheet failing while its rows are read
+        raise UnreadableFile("the spreadsheet cannot be read") from exc
+    return rows

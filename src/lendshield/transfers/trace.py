@@ -8,7 +8,6 @@ the ledger records only counts and the exports named.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -155,7 +154,7 @@ def trace(session: Session, rt: Runtime, who: Principal, data: bytes, filename: 
     rules = config.load(rt.settings.policies_dir)
     if not who.roles & rules.trace_roles:
         raise Forbidden("this role may not trace leaked files")
-    rows = list(itertools.islice(formats.read_rows(data, filename), rules.max_trace_rows + 1))
+    rows = formats.read_all(data, filename, rules.max_trace_rows)
     if len(rows) > rules.max_trace_rows:
         raise InvalidInput(f"the file has more than {rules.max_trace_rows} rows; trace a part of it")
     marker = Marker(rt)
