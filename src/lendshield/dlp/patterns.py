@@ -35,7 +35,13 @@ class PatternSpec:
     name: str
     types: tuple[PiiType, ...]  # readings to try, strongest first
     source: str
-    max_len: int  # longest match, for the overlap between streaming windows
+    max_len: int  # longest match: how far before a hyperscan end offset the match may start
+    # A hyperscan pattern for where a match must begin (its leading literals), for patterns too
+    # large for hyperscan to track match starts: candidates are then confirmed with re.match.
+    anchor: str | None = None
+    # An ASCII pattern whose match is fixed by where it starts and ends (digit runs between
+    # boundaries): hyperscan's own start and end are the match, no confirmation needed.
+    exact: bool = False
 
 
 @cache
@@ -74,24 +80,26 @@ def pattern_specs() -> tuple[PatternSpec, ...]:
     provinces, cities = gazetteer()
     compound, single = surnames()
     surname = f"(?:{'|'.join(compound)}|[{single}])"
+    places = _alternation(provinces + cities)
     return (
-        PatternSpec("digits18", ("resident_id", "uscc", "bank_card"), r"\b\d{17}[\dXx]\b", 18),
-        PatternSpec("digits15", ("resident_id",), r"\b\d{15}\b", 15),
-        PatternSpec("resident_id_spaced", ("resident_id",), r"\b\d{6}[ -]\d{8}[ -]\d{3}[\dXx]\b", 20),
-        PatternSpec("card", ("bank_card",), r"\b(?:\d{16,17}|\d{19})\b", 19),
-        PatternSpec("card_spaced", ("bank_card",), r"\b\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?\b", 23),
-        PatternSpec("uscc", ("uscc",), r"\b[159Y][0-9A-HJ-NPQRTUWXY]\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 18),
-        PatternSpec("mobile", ("mobile",), r"(?:\+86[ -]?|\b0086[ -]?|\b86[ -]?|\b)1[3-9]\d(?:[ -]?\d{4}){2}\b", 19),
-        PatternSpec("landline", ("landline",), r"(?:\(0\d{2,3}\)|\b0\d{2,3})[ -]?\d{7,8}\b", 16),
+        PatternSpec("digits18", ("resident_id", "uscc", "bank_card"), r"\b\d{17}[\dXx]\b", 18, exact=True),
+        PatternSpec("digits15", ("resident_id",), r"\b\d{15}\b", 15, exact=True),
+        PatternSpec("resident_id_spaced", ("resident_id",), r"\b\d{6}[ -]\d{8}[ -]\d{3}[\dXx]\b", 20, exact=True),
+        PatternSpec("card", ("bank_card",), r"\b(?:\d{16,17}|\d{19})\b", 19, exact=True),
+        PatternSpec("card_spaced", ("bank_card",), r"\b\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?\b", 23, exact=True),
+        PatternSpec("uscc", ("uscc",), r"\b[159Y][0-9A-HJ-NPQRTUWXY]\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 18, exact=True),
+        PatternSpec("mobile", ("mobile",), r"(?:\+86[ -]?|\b0086[ -]?|\b86[ -]?|\b)1[3-9]\d(?:[ -]?\d{4}){2}\b", 19, exact=True),
+        PatternSpec("landline", ("landline",), r"(?:\(0\d{2,3}\)|\b0\d{2,3})[ -]?\d{7,8}\b", 16, exact=True),
         PatternSpec(
             "email",
             ("email",),
             r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9][A-Za-z0-9-]{0,62}){0,8}\.[A-Za-z]{2,24}\b",
             380,
+            anchor=r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@",
         ),
-        PatternSpec("ipv4", ("ipv4",), r"\b\d{1,3}(?:\.\d{1,3}){3}\b", 15),
+        PatternSpec("ipv4", ("ipv4",), r"\b\d{1,3}(?:\.\d{1,3}){3}\b", 15, exact=True),
         PatternSpec("ipv6", ("ipv6",), r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}", 39),
-        PatternSpec("passport", ("passport",), r"\b(?:E\d{8}|E[A-HJ-NP-Z]\d{7}|[GDSP]\d{8})\b", 9),
+        PatternSpec("passport", ("passport",), r"\b(?:E\d{8}|E[A-HJ-NP-Z]\d{7}|[GDSP]\d{8})\b", 9, exact=True),
         PatternSpec(
             "licence_plate",
             ("licence_plate",),
@@ -103,18 +111,21 @@ def pattern_specs() -> tuple[PatternSpec, ...]:
             ("address",),
             f"(?P<v>{_alternation(provinces)}?{_alternation(cities)}[{CJK}\\d]{{0,16}}?{_ROAD}\\d{{1,5}}号{_UNIT})",
             120,
+            anchor=places,
         ),
         PatternSpec(
             "address_context",
             ("address",),
             f"(?:{_ADDRESS_CONTEXT})(?:[:\\s]|为|是){{0,3}}(?P<v>[{CJK}]{{2}}[{CJK}\\d]{{0,20}}?{_ROAD}\\d{{1,5}}号{_UNIT})",
             120,
+            anchor=f"(?:{_ADDRESS_CONTEXT})",
         ),
         PatternSpec(
             "person_name",
             ("person_name",),
             f"(?:{_NAME_CONTEXT})(?:[:\\s]|为|是){{0,3}}(?P<v>{surname}[{CJK}]{{1,2}})(?={_NAME_END})",
             24,
+            anchor=f"(?:{_NAME_CONTEXT})",
         ),
     )
 
@@ -127,8 +138,8 @@ _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 def hyperscan_source(spec: PatternSpec) -> bytes:
-    """The same pattern in hyperscan's dialect (UTF-8 mode, no captures, no lookaround)."""
-    src = spec.source.replace("(?P<v>", "(?:").replace("(?=", "(?:")
+    """The pattern (or its anchor) in hyperscan's dialect (UTF-8 mode, no captures, no lookaround)."""
+    src = (spec.anchor or spec.source).replace("(?P<v>", "(?:").replace("(?=", "(?:")
     src = _UNICODE_ESCAPE.sub(lambda m: "\\x{" + m.group(1) + "}", src)
     return src.encode("utf-8")
 

@@ -9,9 +9,9 @@ bank-card reading of the same 18 digits).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import NamedTuple
 
 from lendshield.clock import Clock, SystemClock
 from lendshield.dlp import checks
@@ -51,8 +51,7 @@ VALIDATORS: dict[PiiType, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """One piece of personal data: where it is (in the caller's text), what, and how sure."""
 
     type: PiiType
@@ -65,12 +64,8 @@ class Finding:
     context: bool  # a context word was near
 
 
-@dataclass(frozen=True, slots=True)
-class _Reading:
-    type: PiiType
-    start: int
-    end: int
-    normalized: str
+# (type, start, end, normalized) of a candidate that passed its check, in normalised offsets.
+_Reading = tuple[PiiType, int, int, str]
 
 
 class Scanner:
@@ -79,7 +74,8 @@ class Scanner:
     def __init__(self, config: DlpConfig | None = None, *, engine: str | Engine = "auto", clock: Clock | None = None) -> None:
         self.config = config or default_config()
         self.engine = make_engine(engine) if isinstance(engine, str) else engine
-        self._specs = pattern_specs()
+        specs = pattern_specs()
+        self._types = [s.types for s in specs]
         self._today: date = (clock or SystemClock()).now().date()
         self._window = self.config.context_window
         self._rules = self.config.types
@@ -118,75 +114,77 @@ class Scanner:
         findings: list[Finding] = []
         window = self._window
         minimum = self.config.min_confidence
-        for r in readings:
-            rule = self._rules[r.type]
-            near = lowered[max(0, r.start - window) : r.start]
+        identity = norm.identity
+        for kind, r_start, r_end, normalized in readings:
+            rule = self._rules[kind]
+            near = lowered[max(0, r_start - window) : r_start]
             found = any(word in near for word in rule.context)
             if not found and cells is not None and cells[1] is not None:
-                header = cells[1][bisect_right(cells[0], r.start) - 1]
+                header = cells[1][bisect_right(cells[0], r_start) - 1]
                 found = any(word in header for word in rule.context) if header else False
             confidence = min(1.0, rule.base + rule.boost) if found else rule.base
             if confidence < minimum:
                 continue
-            start = norm.to_original(r.start)
-            end = norm.to_original(r.end, end=True)
-            findings.append(Finding(r.type, start, end, text[start:end], r.normalized, round(confidence, 3), VALIDATORS[r.type], found))
+            if identity:
+                start, end = r_start, r_end
+            else:
+                start, end = norm.to_original(r_start), norm.to_original(r_end, end=True)
+            findings.append(Finding(kind, start, end, text[start:end], normalized, round(confidence, 3), VALIDATORS[kind], found))
         return findings
 
     def _readings(self, text: str, limit: int) -> list[_Reading]:
-        specs = self._specs
+        types = self._types
         today = self._today
         readings: list[_Reading] = []
-        for index, match in self.engine.candidates(text):
-            spec = specs[index]
-            start, end = match.span("v") if "v" in match.re.groupindex else match.span()
+        for index, start, end in self.engine.candidates(text):
             if end > limit:
                 continue
-            value = match.group("v") if "v" in match.re.groupindex else match.group()
-            for kind in spec.types:
+            value = text[start:end]
+            for kind in types[index]:
                 normalized = _check(kind, value, text, start, end, today)
                 if normalized is not None:
-                    readings.append(_Reading(kind, start, end, normalized))
+                    readings.append((kind, start, end, normalized))
                     break
         return _resolve(readings)
 
 
 def _check(kind: PiiType, value: str, text: str, start: int, end: int, today: date) -> str | None:
+    simple = _SIMPLE_CHECKS.get(kind)
+    if simple is not None:
+        return simple(value)
     if kind == "resident_id":
         return checks.resident_id(value, today)
-    if kind == "mobile":
-        return checks.mobile(value)
-    if kind == "bank_card":
-        return checks.bank_card(value)
-    if kind == "uscc":
-        return checks.uscc(value)
-    if kind == "landline":
-        return checks.landline(value)
-    if kind == "email":
-        return checks.email(value)
     before = text[start - 1] if start > 0 else ""
     after = text[end] if end < len(text) else ""
     if kind == "ipv4":
         return checks.ipv4(value, before, after)
     if kind == "ipv6":
         return checks.ipv6(value, before, after)
-    if kind == "licence_plate":
-        return checks.licence_plate(value)
     if kind == "passport":
         return value.upper()
     return value  # address, person_name: the pattern with its gazetteer or context is the check
+
+
+_SIMPLE_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "mobile": checks.mobile,
+    "bank_card": checks.bank_card,
+    "uscc": checks.uscc,
+    "landline": checks.landline,
+    "email": checks.email,
+    "licence_plate": checks.licence_plate,
+}
 
 
 def _resolve(readings: list[_Reading]) -> list[_Reading]:
     """One reading per stretch of text: longer span first, then the stronger type."""
     if len(readings) < 2:
         return readings
-    readings.sort(key=lambda r: (r.start, -(r.end - r.start), -PRIORITY[r.type]))
+    readings.sort(key=lambda r: (r[1], r[1] - r[2], -PRIORITY[r[0]]))
     kept: list[_Reading] = []
     for r in readings:
-        if kept and r.start < kept[-1].end:
+        if kept and r[1] < kept[-1][2]:
             last = kept[-1]
-            if (r.end - r.start, PRIORITY[r.type]) > (last.end - last.start, PRIORITY[last.type]):
+            if (r[2] - r[1], PRIORITY[r[0]]) > (last[2] - last[1], PRIORITY[last[0]]):
                 kept[-1] = r
             continue
         kept.append(r)
