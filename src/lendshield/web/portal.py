@@ -11,347 +11,57 @@ cookie before. Cookies are Secure, HttpOnly, SameSite=Strict and scoped to ``/po
 from __future__ import annotations
 
 import re
-import secrets
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
-import structlog
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import RedirectResponse, Response
 
-from lendshield.accounts import borrowers
-from lendshield.accounts import service as accounts
-from lendshield.accounts.errors import LoginFailed, LoginThrottled, SessionInvalid, WeakPassword
-from lendshield.crypto import constant_time_equal
-from lendshield.errors import Forbidden, LendShieldError, NotFound
+from lendshield.errors import LendShieldError, NotFound
 from lendshield.ledger import proofs
 from lendshield.ledger.errors import NoCheckpoint
-from lendshield.principals import Principal
 from lendshield.principals import service as principals
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
-from lendshield.web import i18n, portal_views
+from lendshield.web import portal_auth, portal_views
 from lendshield.web.deps import RuntimeDep, unit_of_work
-from lendshield.web.pages import LANG_COOKIE, SECURITY_HEADERS
+from lendshield.web.pages import SECURITY_HEADERS
+from lendshield.web.portal_common import (
+    PATH,
+    SESSION_COOKIE,
+    Borrower,
+    csrf_refusal,
+    current_borrower,
+    done_message,
+    gettext_for,
+    log,
+    page_lang,
+    refuse_page,
+    render,
+    to_login,
+)
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-SESSION_COOKIE = "ls_portal"
-CSRF_COOKIE = "ls_portal_csrf"
-CHALLENGE_COOKIE = "ls_portal_challenge"
-PRE_CSRF_COOKIE = "ls_portal_pre"
-PATH = "/portal"
+__all__ = ["SESSION_COOKIE", "router"]
 PURPOSE = "self_service"
 FILE_TYPES = ("access", "portability", "deletion", "restriction")
-DONE = {
-    "withdrawn": "Your consent was withdrawn. We no longer process your data for that purpose.",
-    "filed": "Your request was filed. We answer by the date shown.",
-    "reported": "Your report was sent to our personal-information protection officer.",
-    "registered": "Your account is ready. Sign in with your phone number and password.",
-    "reset": "Your password was changed. Sign in with the new one; other sessions were signed out.",
-}
-
 router = APIRouter(include_in_schema=False)
-log = structlog.get_logger("lendshield.web.portal")
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"])
-
-
-@dataclass(frozen=True, slots=True)
-class Borrower:
-    principal: Principal
-    identity: accounts.AccountIdentity
-    subject_id: str
-    tz: ZoneInfo
-
-
-def _lang(request: Request) -> str:
-    wanted = request.query_params.get("lang")
-    return wanted if wanted in i18n.LANGUAGES else i18n.choose(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-
-
-def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=PATH, secure=True, httponly=True, samesite="strict")
-
-
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = _lang(request)
-    t = i18n.translations(lang)
-    me = context.get("me")
-    pre = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    html = _env.get_template(template).render(
-        lang=lang,
-        _=t.gettext,
-        gettext=t.gettext,
-        ngettext=t.ngettext,
-        csrf=request.cookies.get(CSRF_COOKIE, "") if me else pre,
-        **context,
-    )
-    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
-    if not me and not request.cookies.get(PRE_CSRF_COOKIE):
-        _cookie(response, PRE_CSRF_COOKIE, pre, 3600)
-    if request.query_params.get("lang") in i18n.LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, secure=True, httponly=True, samesite="strict")
-    return response
-
-
-def _gettext(request: Request) -> Any:
-    return i18n.translations(_lang(request)).gettext
-
-
-def _addr(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _borrower(rt: Runtime, request: Request) -> Borrower | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    with unit_of_work(rt) as session:
-        try:
-            identity = accounts.resolve_session(session, rt, token)
-        except SessionInvalid:
-            return None
-        if identity.kind != "borrower" or identity.subject_id is None:
-            return None
-        timezone_of = getattr(subjects, "timezone_of", None)
-        try:
-            tz_name = str(timezone_of(session, identity.subject_id)) if timezone_of else None
-        except LendShieldError:
-            tz_name = None
-    return Borrower(borrowers.portal_principal(identity.account_id), identity, identity.subject_id, portal_views.zone(tz_name))
-
-
-def _to_login() -> RedirectResponse:
-    return RedirectResponse(f"{PATH}/login", status_code=303)
-
-
-def _refused(request: Request, me: Borrower | None, status: int, message: str) -> HTMLResponse:
-    return render(request, "portal/error.html", status=status, me=me, error=_gettext(request)(message))
-
-
-def _check_pre_csrf(request: Request, presented: str) -> bool:
-    expected = request.cookies.get(PRE_CSRF_COOKIE, "")
-    return bool(expected and presented) and constant_time_equal(expected.encode(), presented.encode())
-
-
-def _check_csrf(request: Request, me: Borrower, presented: str) -> HTMLResponse | None:
-    try:
-        accounts.check_csrf(me.identity, presented)
-    except Forbidden:
-        log.warning("portal_csrf_refused", account=me.identity.account_id, path=request.url.path)
-        return _refused(request, me, 403, "This form has expired or was not sent by this site. Reload the page and try again.")
-    return None
-
-
-def _message(request: Request) -> str | None:
-    done = request.query_params.get("done")
-    return _gettext(request)(DONE[done]) if done in DONE else None
-
-
-# --- sign-in, registration, reset -------------------------------------------------------------
-
-
-@router.get(PATH, response_model=None)
-def home(request: Request, rt: RuntimeDep) -> Response:
-    return RedirectResponse(f"{PATH}/data" if _borrower(rt, request) else f"{PATH}/login", status_code=303)
-
-
-@router.get(f"{PATH}/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return render(request, "portal/login.html", message=_message(request))
-
-
-def _code_sent(target: str, challenge: borrowers.Challenge, rt: Runtime) -> RedirectResponse:
-    response = RedirectResponse(target, status_code=303)
-    _cookie(response, CHALLENGE_COOKIE, challenge.token, int((challenge.expires_at - rt.clock.now()).total_seconds()))
-    return response
-
-
-@router.post(f"{PATH}/login", response_model=None)
-def login(
-    request: Request,
-    rt: RuntimeDep,
-    phone: Annotated[str, Form(max_length=40)],
-    password: Annotated[str, Form(max_length=256)],
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    if not _check_pre_csrf(request, csrf):
-        return _refused(request, None, 403, "This form has expired or was not sent by this site. Reload the page and try again.")
-    t = _gettext(request)
-    try:
-        with unit_of_work(rt) as session:
-            challenge = borrowers.begin_sign_in(session, rt, phone=phone, password=password, client_addr=_addr(request))
-    except LoginThrottled:
-        return render(request, "portal/login.html", status=429, error=t("Too many attempts; try again later."))
-    except LoginFailed:
-        return render(request, "portal/login.html", status=401, error=t("The phone number or password is not correct."))
-    return _code_sent(f"{PATH}/login/code", challenge, rt)
-
-
-@router.get(f"{PATH}/login/code", response_class=HTMLResponse)
-def code_page(request: Request) -> HTMLResponse:
-    return render(request, "portal/code.html", flow="login")
-
-
-@router.post(f"{PATH}/login/code", response_model=None)
-def login_code(
-    request: Request,
-    rt: RuntimeDep,
-    code: Annotated[str, Form(max_length=16)],
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    if not _check_pre_csrf(request, csrf):
-        return _refused(request, None, 403, "This form has expired or was not sent by this site. Reload the page and try again.")
-    t = _gettext(request)
-    try:
-        with unit_of_work(rt) as session:
-            signed = borrowers.finish_sign_in(
-                session, rt, challenge=request.cookies.get(CHALLENGE_COOKIE, ""), code=code, client_addr=_addr(request)
-            )
-    except LoginThrottled:
-        return render(request, "portal/code.html", status=429, flow="login", error=t("Too many attempts; try again later."))
-    except LoginFailed:
-        return render(request, "portal/code.html", status=401, flow="login", error=t("The code is not correct or has expired."))
-    response = RedirectResponse(f"{PATH}/data", status_code=303)
-    max_age = int((signed.expires_at - rt.clock.now()).total_seconds())
-    _cookie(response, SESSION_COOKIE, signed.session_token, max_age)
-    _cookie(response, CSRF_COOKIE, signed.csrf_token, max_age)
-    response.delete_cookie(CHALLENGE_COOKIE, path=PATH)
-    return response
-
-
-@router.post(f"{PATH}/logout", response_model=None)
-def logout(request: Request, rt: RuntimeDep, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
-    me = _borrower(rt, request)
-    if me is not None:
-        if (refused := _check_csrf(request, me, csrf)) is not None:
-            return refused
-        with unit_of_work(rt) as session:
-            accounts.sign_out(session, rt, request.cookies.get(SESSION_COOKIE, ""))
-    response = _to_login()
-    for name in (SESSION_COOKIE, CSRF_COOKIE):
-        response.delete_cookie(name, path=PATH)
-    return response
-
-
-def _start_page(flow: str) -> Any:
-    def page(request: Request) -> HTMLResponse:
-        return render(request, "portal/start.html", flow=flow)
-
-    return page
-
-
-router.add_api_route(f"{PATH}/register", _start_page("register"), methods=["GET"], response_class=HTMLResponse)
-router.add_api_route(f"{PATH}/reset", _start_page("reset"), methods=["GET"], response_class=HTMLResponse)
-
-
-def _start(request: Request, rt: Runtime, flow: str, phone: str, csrf: str) -> Response:
-    if not _check_pre_csrf(request, csrf):
-        return _refused(request, None, 403, "This form has expired or was not sent by this site. Reload the page and try again.")
-    t = _gettext(request)
-    begin = borrowers.begin_registration if flow == "register" else borrowers.begin_reset
-    try:
-        with unit_of_work(rt) as session:
-            challenge = begin(session, rt, phone=phone, client_addr=_addr(request))
-    except LoginThrottled:
-        return render(request, "portal/start.html", status=429, flow=flow, error=t("Too many codes requested; try again later."))
-    except LendShieldError:
-        return render(request, "portal/start.html", status=422, flow=flow, error=t("That is not a valid mobile number."))
-    return _code_sent(f"{PATH}/{flow}/finish", challenge, rt)
-
-
-@router.post(f"{PATH}/register", response_model=None)
-def register(
-    request: Request, rt: RuntimeDep, phone: Annotated[str, Form(max_length=40)], csrf: Annotated[str, Form(max_length=128)] = ""
-) -> Response:
-    return _start(request, rt, "register", phone, csrf)
-
-
-@router.post(f"{PATH}/reset", response_model=None)
-def reset(
-    request: Request, rt: RuntimeDep, phone: Annotated[str, Form(max_length=40)], csrf: Annotated[str, Form(max_length=128)] = ""
-) -> Response:
-    return _start(request, rt, "reset", phone, csrf)
-
-
-def _finish_page(flow: str) -> Any:
-    def page(request: Request) -> HTMLResponse:
-        return render(request, "portal/code.html", flow=flow)
-
-    return page
-
-
-router.add_api_route(f"{PATH}/register/finish", _finish_page("register"), methods=["GET"], response_class=HTMLResponse)
-router.add_api_route(f"{PATH}/reset/finish", _finish_page("reset"), methods=["GET"], response_class=HTMLResponse)
-
-
-def _finish(request: Request, rt: Runtime, flow: str, code: str, password: str, confirm: str, csrf: str) -> Response:
-    if not _check_pre_csrf(request, csrf):
-        return _refused(request, None, 403, "This form has expired or was not sent by this site. Reload the page and try again.")
-    t = _gettext(request)
-    if password != confirm:
-        return render(request, "portal/code.html", status=422, flow=flow, error=t("The two passwords are not the same."))
-    challenge = request.cookies.get(CHALLENGE_COOKIE, "")
-    try:
-        with unit_of_work(rt) as session:
-            if flow == "register":
-                borrowers.finish_registration(session, rt, challenge=challenge, code=code, password=password, client_addr=_addr(request))
-            else:
-                borrowers.finish_reset(session, rt, challenge=challenge, code=code, password=password, client_addr=_addr(request))
-    except WeakPassword as exc:
-        problems = [t(p) for p in exc.extra.get("problems", [])]
-        return render(request, "portal/code.html", status=422, flow=flow, error=t("Choose a stronger password."), problems=problems)
-    except LoginThrottled:
-        return render(request, "portal/code.html", status=429, flow=flow, error=t("Too many attempts; try again later."))
-    except LoginFailed:
-        return render(request, "portal/code.html", status=401, flow=flow, error=t("The code is not correct or has expired."))
-    response = RedirectResponse(f"{PATH}/login?done={'registered' if flow == 'register' else 'reset'}", status_code=303)
-    response.delete_cookie(CHALLENGE_COOKIE, path=PATH)
-    return response
-
-
-@router.post(f"{PATH}/register/finish", response_model=None)
-def register_finish(
-    request: Request,
-    rt: RuntimeDep,
-    code: Annotated[str, Form(max_length=16)],
-    password: Annotated[str, Form(max_length=256)],
-    confirm: Annotated[str, Form(max_length=256)],
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    return _finish(request, rt, "register", code, password, confirm, csrf)
-
-
-@router.post(f"{PATH}/reset/finish", response_model=None)
-def reset_finish(
-    request: Request,
-    rt: RuntimeDep,
-    code: Annotated[str, Form(max_length=16)],
-    password: Annotated[str, Form(max_length=256)],
-    confirm: Annotated[str, Form(max_length=256)],
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    return _finish(request, rt, "reset", code, password, confirm, csrf)
-
+router.include_router(portal_auth.router)
 
 # --- my data, my consents ---------------------------------------------------------------------
 
 
 @router.get(f"{PATH}/data", response_model=None)
 def my_data(request: Request, rt: RuntimeDep) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
-    lang = _lang(request)
+        return to_login()
+    lang = page_lang(request)
     rows: list[dict[str, str]] = []
     error = None
     try:
         with unit_of_work(rt) as session:
             view = subjects.read_fields(session, rt, me.principal, me.subject_id, purpose=PURPOSE, reason=None)
     except LendShieldError:
-        error = _gettext(request)("Your data cannot be shown right now.")
+        error = gettext_for(request)("Your data cannot be shown right now.")
     else:
         for name, field in view.fields.items():
             spec = rt.catalog.fields[name]
@@ -383,11 +93,14 @@ def _consent_rows(rt: Runtime, me: Borrower, lang: str) -> list[dict[str, Any]]:
 
 @router.get(f"{PATH}/consents", response_model=None)
 def my_consents(request: Request, rt: RuntimeDep) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
-    rows = _consent_rows(rt, me, _lang(request))
-    return render(request, "portal/consents.html", me=me, page="consents", rows=rows, message=_message(request))
+        return to_login()
+    try:
+        rows, error = _consent_rows(rt, me, page_lang(request)), None
+    except LendShieldError:
+        rows, error = [], gettext_for(request)("Your data cannot be shown right now.")
+    return render(request, "portal/consents.html", me=me, page="consents", rows=rows, message=done_message(request), error=error)
 
 
 @router.post(f"{PATH}/consents/withdraw", response_model=None)
@@ -400,17 +113,17 @@ def withdraw(
 ) -> Response:
     from lendshield.consent import service as consent
 
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
-    if (refused := _check_csrf(request, me, csrf)) is not None:
+        return to_login()
+    if (refused := csrf_refusal(request, me, csrf)) is not None:
         return refused
     try:
         with unit_of_work(rt) as session:
             consent.record(session, rt, me.principal, me.subject_id, purpose=purpose, action="withdraw", kind=kind, channel="web")
     except LendShieldError:
-        rows = _consent_rows(rt, me, _lang(request))
-        error = _gettext(request)("There is no consent to withdraw for that purpose.")
+        rows = _consent_rows(rt, me, page_lang(request))
+        error = gettext_for(request)("There is no consent to withdraw for that purpose.")
         return render(request, "portal/consents.html", status=409, me=me, page="consents", rows=rows, error=error)
     return RedirectResponse(f"{PATH}/consents?done=withdrawn", status_code=303)
 
@@ -450,18 +163,23 @@ def _grounds() -> list[str]:
 
 @router.get(f"{PATH}/requests", response_model=None)
 def my_requests(request: Request, rt: RuntimeDep) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
+        return to_login()
+    try:
+        rows, error = _request_rows(rt, me), None
+    except LendShieldError:
+        rows, error = [], gettext_for(request)("Your data cannot be shown right now.")
     return render(
         request,
         "portal/requests.html",
         me=me,
         page="requests",
-        rows=_request_rows(rt, me),
+        rows=rows,
         types=FILE_TYPES,
         grounds=_grounds(),
-        message=_message(request),
+        message=done_message(request),
+        error=error,
     )
 
 
@@ -481,18 +199,18 @@ def file_request(
     text: Annotated[str, Form(max_length=4000)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
-    if (refused := _check_csrf(request, me, csrf)) is not None:
+        return to_login()
+    if (refused := csrf_refusal(request, me, csrf)) is not None:
         return refused
-    t = _gettext(request)
+    t = gettext_for(request)
     if type not in FILE_TYPES:
-        return _refused(request, me, 422, "Choose one of the request types shown.")
+        return refuse_page(request, me, 422, "Choose one of the request types shown.")
     params: dict[str, Any] = (
         {"ground": ground}
         if type == "deletion"
-        else ({"lang": "en" if _lang(request) == "en" else "zh"} if type in ("access", "portability") else {})
+        else ({"lang": "en" if page_lang(request) == "en" else "zh"} if type in ("access", "portability") else {})
     )
     try:
         _file(rt, me, type, params, text.strip())
@@ -518,20 +236,20 @@ def one_request(request: Request, rt: RuntimeDep, request_id: str) -> Response:
     from lendshield.rights import service as rights
     from lendshield.rights.errors import NotYourData
 
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
+        return to_login()
     if not re.fullmatch(r"[0-9a-f-]{36}", request_id):
-        return _refused(request, me, 404, "There is no such request of yours.")
+        return refuse_page(request, me, 404, "There is no such request of yours.")
     try:
         with unit_of_work(rt) as session:
             view = rights.get_request(session, rt, me.principal, request_id)
     except NotYourData:
         # Someone else's id: the refusal is in that person's ledger; here we only log the account.
         log.warning("portal_foreign_reference", account=me.identity.account_id, kind="rights_request")
-        return _refused(request, me, 404, "There is no such request of yours.")
+        return refuse_page(request, me, 404, "There is no such request of yours.")
     except NotFound:
-        return _refused(request, me, 404, "There is no such request of yours.")
+        return refuse_page(request, me, 404, "There is no such request of yours.")
     today = rt.clock.now().astimezone(me.tz).date()
     row = {
         "id": view.id,
@@ -556,10 +274,10 @@ REPORT_CATEGORIES = ("suspected_leak", "abuse", "collection_conduct", "other")
 
 @router.get(f"{PATH}/report", response_model=None)
 def report_page(request: Request, rt: RuntimeDep) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
-    return render(request, "portal/report.html", me=me, page="report", categories=REPORT_CATEGORIES, message=_message(request))
+        return to_login()
+    return render(request, "portal/report.html", me=me, page="report", categories=REPORT_CATEGORIES, message=done_message(request))
 
 
 @router.post(f"{PATH}/report", response_model=None)
@@ -570,17 +288,17 @@ def report(
     text: Annotated[str, Form(min_length=1, max_length=4000)],
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
-    if (refused := _check_csrf(request, me, csrf)) is not None:
+        return to_login()
+    if (refused := csrf_refusal(request, me, csrf)) is not None:
         return refused
     if category not in REPORT_CATEGORIES:
-        return _refused(request, me, 422, "Choose one of the categories shown.")
+        return refuse_page(request, me, 422, "Choose one of the categories shown.")
     try:
         _file(rt, me, "report", {"category": category}, text.strip())
     except LendShieldError:
-        error = _gettext(request)("The report could not be sent: please describe what happened.")
+        error = gettext_for(request)("The report could not be sent: please describe what happened.")
         return render(request, "portal/report.html", status=422, me=me, page="report", categories=REPORT_CATEGORIES, error=error)
     return RedirectResponse(f"{PATH}/report?done=reported", status_code=303)
 
@@ -590,9 +308,9 @@ def report(
 
 @router.get(f"{PATH}/check", response_model=None)
 def check_page(request: Request, rt: RuntimeDep) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
+        return to_login()
     return render(request, "portal/check.html", me=me, page="check")
 
 
@@ -602,10 +320,10 @@ def check(
 ) -> Response:
     from lendshield.collection import verification
 
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
-    if (refused := _check_csrf(request, me, csrf)) is not None:
+        return to_login()
+    if (refused := csrf_refusal(request, me, csrf)) is not None:
         return refused
     with unit_of_work(rt) as session:
         result = verification.check(session, rt, me.principal, code)
@@ -644,9 +362,9 @@ def _roles_of(rt: Runtime, ids: set[str]) -> dict[str, frozenset[str]]:
 
 @router.get(f"{PATH}/timeline", response_model=None)
 def timeline(request: Request, rt: RuntimeDep) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
-        return _to_login()
+        return to_login()
     bundle = _bundle(rt, me)
     rows = []
     if bundle is not None:
@@ -656,8 +374,8 @@ def timeline(request: Request, rt: RuntimeDep) -> Response:
             account_id=me.identity.account_id,
             roles_of=_roles_of(rt, portal_views.actors(bundle) - {me.identity.account_id}),
             tz=me.tz,
-            lang=_lang(request),
-            gettext=_gettext(request),
+            lang=page_lang(request),
+            gettext=gettext_for(request),
         )
     from lendshield.ledger.tree import log_public_key
 
@@ -676,7 +394,7 @@ def timeline(request: Request, rt: RuntimeDep) -> Response:
 
 @router.get(f"{PATH}/timeline/bundle.json", response_model=None)
 def bundle_download(request: Request, rt: RuntimeDep) -> Response:
-    me = _borrower(rt, request)
+    me = current_borrower(rt, request)
     if me is None:
         return Response(status_code=401, headers=SECURITY_HEADERS)
     bundle = _bundle(rt, me)
