@@ -107,3 +107,27 @@ def test_shipped_config_and_its_copy() -> None:
     assert cfg.timezone == "Asia/Shanghai"
     top = Path(__file__).resolve().parents[2] / "policies" / "watch.yaml"
     assert top.read_text(encoding="utf-8") == SHIPPED.read_text(encoding="utf-8")
+
+
+def test_concurrent_runs_take_turns(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    agent = make_actor("customer_service").principal
+    write(rt, agent.id, [f"d-{i}" for i in range(5)], decision="deny")
+    results: list[engine.RunResult] = []
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            results.append(engine.run(rt))
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sum(r.alerts_raised for r in results) == 1  # the cursor lock makes them take turns
+    assert len(alerts(rt)) == 1

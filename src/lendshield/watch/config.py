@@ -7,6 +7,7 @@ quietly stopped watching is worse than one that does not start.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import threading
 from datetime import time
 from pathlib import Path
@@ -144,6 +145,12 @@ class WatchConfig(_Strict):
 
 
 def matches(action: str, patterns: list[str]) -> bool:
+    return _matches(action, tuple(patterns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _matches(action: str, patterns: tuple[str, ...]) -> bool:
+    # Actions are a small vocabulary and every entry is matched several times: cache the answers.
     return any(fnmatch.fnmatchcase(action, p) for p in patterns)
 
 

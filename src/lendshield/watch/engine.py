@@ -11,7 +11,7 @@ from __future__ import annotations
 import time as _time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import String, column, select, table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -94,57 +94,106 @@ def _roles(session: Session, actors: set[str]) -> dict[str, frozenset[str]]:
     return out
 
 
-def evaluate(session: Session, rt: Runtime, cfg: WatchConfig, batch: list[ledger_read.Record], after: int) -> list[Finding]:
+_Key = tuple[tuple[str, ...], int]
+
+
+class History:
+    """Actors' recent entries per (actions, lookback), kept across the batches of one run.
+
+    Each actor's history is read from the database once, when the actor first appears; later
+    batches append their own entries. Catching up on a long backlog is then linear, not a
+    fresh look-back query per batch.
+    """
+
+    def __init__(self) -> None:
+        self._upto: int | None = None
+        self._stores: dict[_Key, dict[str, list[ledger_read.Record]]] = {}
+
+    def begin(self, after: int) -> None:
+        if self._upto != after:
+            self._stores.clear()  # another run moved the cursor: what is held here has gaps
+        self._upto = after
+
+    def end(self, last: int) -> None:
+        self._upto = last
+
+    def get(
+        self,
+        session: Session,
+        key: _Key,
+        since: datetime,
+        actors: set[str],
+        after: int,
+        batch: list[ledger_read.Record],
+    ) -> dict[str, list[ledger_read.Record]]:
+        patterns = list(key[0])
+        store = self._stores.setdefault(key, {})
+        missing = [a for a in actors if a not in store]
+        if missing:
+            fetched: dict[str, list[ledger_read.Record]] = defaultdict(list)
+            for r in ledger_read.for_actors(session, missing, since, after, patterns):
+                fetched[r.actor].append(r)
+            for a in missing:
+                store[a] = fetched.get(a, [])
+        for r in batch:
+            if r.actor in actors and matches(r.action, patterns):
+                store[r.actor].append(r)
+        for a in actors:
+            store[a] = [r for r in store[a] if r.time >= since]
+        return store
+
+
+def evaluate(
+    session: Session, rt: Runtime, cfg: WatchConfig, batch: list[ledger_read.Record], after: int, history: History | None = None
+) -> list[Finding]:
     """The findings of every rule over the new entries ``batch`` (all with seq > ``after``)."""
     new = [r for r in batch if not r.action.startswith("watch.")]  # the watch's own entries
     if not new:
         return []
+    history = history or History()
     staff = [r for r in new if r.actor not in cfg.ignore_actors]
     facts = rules.Facts(roles=_roles(session, {r.actor for r in staff}), canaries=canary_refs(session), assigned=_Assigned(session, rt))
     findings = rules.canary_touches(cfg, new, facts)
-    last = batch[-1].seq
-    earliest = min(r.time for r in staff) if staff else None
-    histories: dict[tuple[tuple[str, ...], int], dict[str, list[ledger_read.Record]]] = {}
+    earliest = min((r.time for r in staff), default=None)
     for rule in rules.ACTOR_RULES:
         patterns = rule.actions(cfg)
-        actors = {r.actor for r in staff if patterns and matches(r.action, patterns)}
+        actors = {r.actor for r in staff if patterns and rule.relevant(cfg, r)}
         if not actors or earliest is None:
             continue
         minutes = rule.lookback_minutes(cfg)
+        # Rules that share actions and look-back (the read rules) share one history.
         key = (tuple(patterns), minutes)
-        if key not in histories:
-            # Rules that share actions and lookback (the three read rules) share one query.
-            grouped: dict[str, list[ledger_read.Record]] = defaultdict(list)
-            since = earliest - timedelta(minutes=minutes)
-            for r in ledger_read.for_actors(session, actors, since, last, patterns):
-                grouped[r.actor].append(r)
-            histories[key] = grouped
+        recent = history.get(session, key, earliest - timedelta(minutes=minutes), actors, after, staff)
         for actor in sorted(actors):
-            findings += rule.evaluate(cfg, actor, histories[key].get(actor, []), after, facts)
+            findings += rule.evaluate(cfg, actor, recent.get(actor, []), after, facts)
     return merge_findings(findings)
 
 
-def run_batch(session: Session, rt: Runtime, cfg: WatchConfig) -> tuple[int, int]:
+def run_batch(session: Session, rt: Runtime, cfg: WatchConfig, history: History | None = None) -> tuple[int, int]:
     """One batch in the caller's transaction: (entries processed, alerts raised)."""
     after = _lock_cursor(session, rt)
     batch = ledger_read.after(session, after, cfg.batch_size)
     if not batch:
         return 0, 0
-    raised = sum(record(session, rt, f) for f in evaluate(session, rt, cfg, batch, after))
+    history = history or History()
+    history.begin(after)
+    raised = sum(record(session, rt, f) for f in evaluate(session, rt, cfg, batch, after, history))
     row = session.get(WatchCursorRow, _CURSOR_ID)
     assert row is not None
     row.last_seq, row.updated_at = batch[-1].seq, rt.clock.now()
     session.flush()
+    history.end(batch[-1].seq)
     return len(batch), raised
 
 
 def run(rt: Runtime, *, max_batches: int = 1000) -> RunResult:
     """Process everything the ledger has now (``lendshield watch run`` and the periodic job)."""
     cfg = config.for_runtime(rt)
+    history = History()
     processed = raised = 0
     for _ in range(max_batches):
         with rt.sessions() as session:
-            n, a = run_batch(session, rt, cfg)
+            n, a = run_batch(session, rt, cfg, history)
             session.commit()
         processed, raised = processed + n, raised + a
         if n == 0:

@@ -84,7 +84,7 @@ class AlertRow(Base):
 
 
 class AlertEntryRow(Base):
-    """A ledger entry that triggered an alert (capped per alert; ``trigger_count`` has the total)."""
+    """A ledger entry that triggered an alert."""
 
     __tablename__ = "watch_alert_entries"
 

@@ -294,6 +294,8 @@ class ActorRule:
     evaluate: Callable[[WatchConfig, str, list[Record], int, Facts], list[Finding]]
     actions: Callable[[WatchConfig], list[str]]
     lookback_minutes: Callable[[WatchConfig], int]
+    relevant: Callable[[WatchConfig, Record], bool]
+    """Whether a new entry makes its actor worth evaluating (and their history worth reading)."""
 
 
 def _read_patterns(cfg: WatchConfig) -> list[str]:
@@ -302,18 +304,36 @@ def _read_patterns(cfg: WatchConfig) -> list[str]:
 
 def _read_lookback(cfg: WatchConfig) -> int:
     r = cfg.rules
-    # One history serves all three read rules; an off-hours stretch is shorter than a day.
-    return max(r.read_unassigned.window_minutes, r.subjects_per_hour.window_minutes, 24 * 60)
+    return max(r.read_unassigned.window_minutes, r.subjects_per_hour.window_minutes)
+
+
+def _is_read(cfg: WatchConfig, r: Record) -> bool:
+    return bool(reads(cfg, [r]))
+
+
+def _is_off_hours_read(cfg: WatchConfig, r: Record) -> bool:
+    return cfg.rules.off_hours.enabled and _is_read(cfg, r) and _off_hours_shift(cfg, r.time) is not None
+
+
+def _is_denial(cfg: WatchConfig, r: Record) -> bool:
+    rule = cfg.rules.repeated_denials
+    return rule.enabled and any(matches(r.action, m.actions) and r.decision in m.decisions for m in rule.match)
+
+
+def _is_export(cfg: WatchConfig, r: Record) -> bool:
+    return cfg.rules.bulk_export.enabled and matches(r.action, cfg.rules.bulk_export.actions)
 
 
 ACTOR_RULES = (
-    ActorRule(read_unassigned, _read_patterns, _read_lookback),
-    ActorRule(subjects_per_hour, _read_patterns, _read_lookback),
-    ActorRule(off_hours, _read_patterns, _read_lookback),
+    ActorRule(read_unassigned, _read_patterns, _read_lookback, lambda cfg, r: cfg.rules.read_unassigned.enabled and _is_read(cfg, r)),
+    ActorRule(subjects_per_hour, _read_patterns, _read_lookback, lambda cfg, r: cfg.rules.subjects_per_hour.enabled and _is_read(cfg, r)),
+    # An off-hours stretch is shorter than a day; its history is read only after an off-hours read.
+    ActorRule(off_hours, _read_patterns, lambda cfg: 24 * 60, _is_off_hours_read),
     ActorRule(
         repeated_denials,
         lambda cfg: sorted({p for m in cfg.rules.repeated_denials.match for p in m.actions}),
         lambda cfg: cfg.rules.repeated_denials.window_minutes,
+        _is_denial,
     ),
-    ActorRule(bulk_export, lambda cfg: list(cfg.rules.bulk_export.actions), lambda cfg: cfg.rules.bulk_export.window_minutes),
+    ActorRule(bulk_export, lambda cfg: list(cfg.rules.bulk_export.actions), lambda cfg: cfg.rules.bulk_export.window_minutes, _is_export),
 )
