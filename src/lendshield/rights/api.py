@@ -150,7 +150,11 @@ def fulfil(request_id: str, body: FulfilIn, rt: RuntimeDep, who: CallerDep) -> R
         return RequestOut.of(flows.fulfil(session, rt, who, request_id, outcome=body.outcome))
 
 
-@router.get("/requests/{request_id}/package")
+@router.get(
+    "/requests/{request_id}/package",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}, "description": "The zip"}},
+)
 def download(request_id: str, rt: RuntimeDep, who: CallerDep) -> Response:
     """The access or portability package (zip) of a fulfilled request."""
     with unit_of_work(rt) as session:
