@@ -59,3 +59,29 @@ def test_recording_upload_refusals(client: TestClient, case: Case, make_actor) -
     # Recordings may be larger than the general body limit, up to their own limit.
     big = b"\x00" * 2_000_000
     assert client.post(url, content=big, headers=case.collector.headers | {"content-type": "audio/wav"}).status_code == 201
+
+
+def test_recordings_are_deleted_when_their_retention_ends(rt: Runtime, client: TestClient, case: Case, make_actor, clock) -> None:  # type: ignore[no-untyped-def]
+    from lendshield.collection import recordings
+
+    call = client.post("/v1/collection/contacts", json={"loan_id": case.loan, "channel": "call"}, headers=case.collector.headers).json()
+    up = client.post(
+        f"/v1/collection/contacts/{call['id']}/recordings", content=AUDIO, headers=case.collector.headers | {"content-type": "audio/wav"}
+    )
+    assert up.status_code == 201
+    clock.advance(timedelta(days=1824))
+    with rt.sessions() as session:
+        assert recordings.purge_expired(session, rt) == 0  # five years are not over yet
+        session.commit()
+    clock.advance(timedelta(days=2))
+    with rt.sessions() as session:
+        assert recordings.purge_expired(session, rt, legal_hold=lambda _s, _b: True) == 0  # a legal hold keeps it
+        assert recordings.purge_expired(session, rt) == 1
+        session.commit()
+    with rt.sessions() as session:
+        row = session.scalars(select(RecordingRow)).one()
+        (item,) = evidence.for_subject(session, rt, case.borrower)
+    assert not list(rt.settings.resolved_collection_blob_dir().glob("*.sealed"))
+    assert item.files == []
+    assert item.record["recordings"][0]["deleted"] is True
+    assert item.record["recordings"][0]["sha256"] == row.sha256

@@ -57,9 +57,18 @@ def for_subject(session: Session, rt: Runtime, subject_id: str) -> list[Evidence
         files = []
         for rec in recs.get(c.id, []):
             name = f"recording-{rec.id}.{rec.media_type.split('/')[1].split('+')[0][:8]}"
+            data = recordings.content(session, rt, rec)
             record["recordings"].append(
-                {"file": name, "media_type": rec.media_type, "size": rec.size, "sha256": rec.sha256, "ledger_seq": rec.ledger_seq}
+                {
+                    "file": name if data is not None else None,
+                    "deleted": data is None,  # past its retention period; the hash stays as the record
+                    "media_type": rec.media_type,
+                    "size": rec.size,
+                    "sha256": rec.sha256,
+                    "ledger_seq": rec.ledger_seq,
+                }
             )
-            files.append((name, recordings.content(session, rt, rec)))
+            if data is not None:
+                files.append((name, data))
         out.append(EvidenceItem(record, files))
     return out

@@ -10,9 +10,11 @@ import hmac
 import os
 import re
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendshield import ledger
@@ -93,8 +95,10 @@ def upload(session: Session, rt: Runtime, who: Principal, contact_id: str, data:
     return row
 
 
-def content(session: Session, rt: Runtime, row: RecordingRow) -> bytes:
-    """The recording in clear; the caller logs why it was opened."""
+def content(session: Session, rt: Runtime, row: RecordingRow) -> bytes | None:
+    """The recording in clear, or None once deleted at the end of its retention; the caller logs why."""
+    if not row.blob_name:
+        return None
     sealed = (blob_dir(rt) / row.blob_name).read_bytes()
     data = records.open_record(session, rt, row.borrower_id, f"recording:{row.id}", sealed)
     if hashlib.sha256(data).hexdigest() != row.sha256:
@@ -151,3 +155,48 @@ def record_outcome(session: Session, rt: Runtime, who: Principal, contact_id: st
         ),
     )
     return contact
+
+
+def purge_expired(session: Session, rt: Runtime, *, legal_hold: Callable[[Session, str], bool] | None = None) -> int:
+    """Delete recordings past their retention date (PIPL Art. 19: no longer than needed).
+
+    A recording of a borrower under a legal hold is kept until the hold ends. The row and its
+    ledger entry's hash stay as the record that a recording existed; the sealed file goes.
+    """
+    now = rt.clock.now()
+    held = legal_hold or (lambda s, borrower_id: _rights_hold(s, borrower_id, now.date()))
+    gone = 0
+    for row in session.scalars(select(RecordingRow).where(RecordingRow.retain_until <= now, RecordingRow.blob_name != "")):
+        if held(session, row.borrower_id):
+            continue
+        (blob_dir(rt) / row.blob_name).unlink(missing_ok=True)
+        row.blob_name = ""
+        ledger.append(
+            session,
+            ledger.Entry(
+                time=now,
+                actor="system",
+                action="collection.recording_deleted",
+                object=f"recording:{row.id}",
+                subject_ref=ledger.subject_ref(rt.keys, row.borrower_id),
+                reason="retention period ended",
+                details={"sha256": row.sha256},
+            ),
+        )
+        gone += 1
+    return gone
+
+
+def _rights_hold(session: Session, borrower_id: str, on: date) -> bool:
+    try:
+        from lendshield.rights.holds import active_holds
+    except ImportError:
+        return False
+    return bool(active_holds(session, borrower_id, on))
+
+
+def purge_job(rt: Runtime) -> int:
+    with rt.sessions() as session:
+        gone = purge_expired(session, rt)
+        session.commit()
+    return gone

@@ -80,10 +80,12 @@ def jobs_wanted(settings: Settings) -> bool:
 
 def default_runner(rt: Runtime) -> PeriodicRunner:
     """The jobs every LendShield web process runs."""
+    from lendshield.collection.recordings import purge_job
     from lendshield.ledger.tree import integrate_all
     from lendshield.watch.jobs import schedule as schedule_watch
 
     runner = PeriodicRunner()
     runner.every(rt.settings.ledger_integrate_interval_s, "ledger.integrate", lambda: integrate_all(rt))
     schedule_watch(runner, rt)
+    runner.every(3600, "collection.purge_recordings", lambda: purge_job(rt))  # retention ends by the day, not the second
     return runner
