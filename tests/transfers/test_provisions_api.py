@@ -248,3 +248,38 @@ def test_sensitive_data_is_counted_on_its_own(client: TestClient, make_actor: An
     assert failures(res) == {"volume_threshold": 1}
     assert "10000 with sensitive data" in res.json()["detail"]
     assert _volume(rt, 2026) == (1, 9_999)
+
+
+def test_concurrent_provisions_cannot_both_slip_under_a_threshold(client: TestClient, make_actor: Any, rt: Runtime) -> None:
+    """The year's row is locked while a provision counts (FOR UPDATE on PostgreSQL, the write lock on SQLite)."""
+    import threading
+
+    from lendshield.transfers import service
+    from lendshield.transfers.errors import ProvisionBlocked
+
+    officer, staff = make_actor("protection_officer"), make_actor("customer_service")
+    exempt = make_recipient(client, officer.headers, **{**ABROAD, "mechanism": "exemption"})
+    p = borrowers(rt, 50, 2, OVERSEAS)
+    _seed_volume(rt, 2026, 99_998, 0)  # room for exactly one more person without a filing
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def one(sid: str) -> None:
+        req = service.ExportRequest(purpose="overseas_support", subject_ids=[sid], fields=["name", "mobile"])
+        barrier.wait()
+        with rt.sessions() as session:
+            try:
+                service.provide(session, rt, staff.principal, exempt, req)
+                session.commit()
+                outcomes.append("sent")
+            except ProvisionBlocked as exc:
+                session.commit()
+                outcomes.append(exc.failures[0].condition)
+
+    threads = [threading.Thread(target=one, args=(sid,)) for sid in p]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["sent", "volume_threshold"]
+    assert _volume(rt, 2026) == (99_999, 0)
