@@ -52,8 +52,8 @@ def test_access_package_holds_everything_and_its_bundle_verifies(rt: Runtime, cl
     assert data["fields"]["bank_card"]["category"] == "financial_account"
     assert any(c["purpose"] == "marketing" and c["action"] == "grant" for c in data["consents"])
     assert [r["type"] for r in data["requests"]] == ["access"]
-    assert set(data["recipients"]) == {"available", "items"} | ({"note"} if not data["recipients"]["available"] else set())
-    assert "items" in data["collection"]
+    assert data["recipients"] == {"available": True, "items": []}  # provided to no one (see the test below)
+    assert data["collection"] == {"available": True, "items": []}  # never contacted by collection
     readme = archive.read("README.txt").decode()
     assert "个人信息副本" in readme
     assert "Copy of your personal information" in readme
@@ -91,3 +91,27 @@ def test_package_is_refused_to_others_and_before_fulfilment(rt: Runtime, client:
     s.problem(client.get(f"/v1/rights/requests/{req['id']}/package", headers=other.headers), 403, "not-your-data")
     s.problem(client.get(f"/v1/rights/requests/{req['id']}/package", headers=collector.headers), 403, "rights-forbidden")
     s.problem(client.post(f"/v1/rights/requests/{req['id']}/fulfil", json={}, headers=collector.headers), 403, "rights-forbidden")
+
+
+def test_the_package_names_who_received_the_data(rt: Runtime, client: TestClient, make_actor: Any) -> None:
+    from tests.transfers.support import borrowers, make_recipient
+
+    officer, clerk = make_actor("protection_officer"), make_actor("customer_service")
+    partner = make_recipient(client, officer.headers)
+    (sid,) = borrowers(rt, 0, 1, [("marketing", "purpose"), ("marketing", "third_party")])
+    payload = {"recipient_id": partner, "purpose": "marketing", "subject_ids": [sid], "fields": ["name", "mobile"]}
+    assert client.post("/v1/transfers/provisions", json=payload, headers=clerk.headers).status_code == 201
+    req = s.file(client, clerk.headers, "access", subject_id=sid)
+    assert client.post(f"/v1/rights/requests/{req['id']}/verification", headers=clerk.headers).status_code == 202
+    code = s.last_code(rt, sid)
+    assert (
+        client.post(f"/v1/rights/requests/{req['id']}/verification/confirm", json={"code": code}, headers=clerk.headers).status_code == 200
+    )
+    assert client.post(f"/v1/rights/requests/{req['id']}/fulfil", json={}, headers=officer.headers).status_code == 200
+    got = client.get(f"/v1/rights/requests/{req['id']}/package", headers=officer.headers)
+    data = json.loads(zipfile.ZipFile(io.BytesIO(got.content)).read("data.json"))
+    assert data["recipients"]["available"] is True
+    (receipt,) = data["recipients"]["items"]
+    assert receipt["recipient_id"] == partner
+    assert receipt["recipient_name"] == "示例营销合作有限公司"
+    assert receipt["fields"] == ["name", "mobile"]
