@@ -406,7 +406,8 @@ def open_request_blockers(session: Session, borrower_id: str, *, today: dt.date 
     )
     for row in rows:
         article = "an" if row.type[0] in "aeiou" else "a"
-        out.append(f"{article} {row.type} request is open (due {row.due_on.isoformat()})")
+        pending = ", identity not yet verified" if row.status == "unverified" else ""
+        out.append(f"{article} {row.type} request is open (due {row.due_on.isoformat()}{pending})")
     for hold in active_holds(session, borrower_id, today):
         until = f" until {hold.ends_on.isoformat()}" if hold.ends_on else ""
         what = "a legal hold" if hold.kind == "legal_hold" else "a restriction the person asked for"
