@@ -6,6 +6,8 @@ A tampered bundle fails the same check.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -101,6 +103,14 @@ def test_borrower_withdraws_files_and_verifies_in_the_browser(rt: Runtime, make_
     _shot(page, "requests-desktop-en")
     page.goto(f"{live_server}/portal/data")
     _shot(page, "data-desktop-en")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server}/portal/check?lang=zh_CN")
+    page.locator("#code").fill("K7P2-9QXM")
+    page.locator("main form button[type=submit]").click()
+    assert page.locator("section.result").is_visible()
+    _shot(page, "check-phone")
+    page.goto(f"{live_server}/portal/report")
+    _shot(page, "report-phone")
 
 
 @pytest.mark.browser
@@ -125,3 +135,20 @@ def test_a_tampered_bundle_fails_in_the_browser(rt: Runtime, make_actor, live_se
     assert page.locator("#verify").get_attribute("data-result") == "failed"
     assert page.locator("td.proof.failed").count() >= 1
     assert "failed verification" in page.locator("#verify-status").inner_text()
+
+    def forge_signature(route) -> None:  # type: ignore[no-untyped-def]
+        # Same entries and proofs, but the checkpoint's root is swapped for another: the log's
+        # Ed25519 signature over the note no longer verifies, so nothing may show as verified.
+        bundle = route.fetch().json()
+        origin, size, root, *rest = bundle["checkpoint"].split("\n")
+        forged = base64.b64encode(hashlib.sha256(root.encode()).digest()).decode()
+        bundle["checkpoint"] = "\n".join([origin, size, forged, *rest])
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(bundle))
+
+    page.unroute("**/portal/timeline/bundle.json")
+    page.route("**/portal/timeline/bundle.json", forge_signature)
+    page.reload()
+    page.locator("#verify-button").click()
+    page.wait_for_selector("#verify[data-result]")
+    assert page.locator("td.proof.verified").count() == 0
+    assert "signature" in page.locator("#verify-status").inner_text()

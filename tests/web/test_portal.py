@@ -120,6 +120,12 @@ def test_forged_or_missing_csrf_changes_nothing(rt: Runtime, make_actor, web: Te
             assert resp.status_code == 403
     assert _marketing(rt, person.subject_id) == "grant"
     assert any(entry["event"] == "portal_csrf_refused" for entry in logs)
+    # A token from an earlier session (stale) is refused too: tokens are bound to their session.
+    old = csrf_of(web.get("/portal/consents").text)
+    web.post("/portal/logout", data={"csrf": old})
+    sign_in(web, rt, person)
+    assert web.post("/portal/consents/withdraw", data={"purpose": "marketing", "kind": "purpose", "csrf": old}).status_code == 403
+    assert _marketing(rt, person.subject_id) == "grant"
     web.cookies.clear()
     # Before sign-in, the double-submit token guards the forms too (login CSRF).
     assert web.post("/portal/login", data={"phone": person.phone, "password": PASSWORD, "csrf": "x"}).status_code == 403

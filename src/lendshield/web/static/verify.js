@@ -133,6 +133,7 @@
 
   async function run() {
     button.disabled = true;
+    delete section.dataset.result;
     status.textContent = msg("msgChecking");
     const rows = new Map(Array.from(document.querySelectorAll("tr[data-seq]"), (r) => [Number(r.dataset.seq), r]));
     let failed = 0, verified = 0;
@@ -146,6 +147,7 @@
       if (signed === false) {
         for (const row of rows.values()) mark(row, false, msg("msgFailed"));
         status.textContent = msg("msgBadSignature");
+        section.dataset.result = "failed";
         return;
       }
       const seen = new Set();
