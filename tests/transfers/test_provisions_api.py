@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
@@ -156,6 +157,21 @@ def test_abroad_needs_cross_border_consent_and_an_unexpired_mechanism(
     ok = provide(client, service.headers, short, people, purpose="overseas_support", format="xlsx")
     assert ok.status_code == 201, ok.text
     assert ok.content[:2] == b"PK"
+
+    # The daily check warns a week ahead (exit 1), so the contract is renewed before provisions stop.
+    from typer.testing import CliRunner
+
+    from lendshield.cli import context
+    from lendshield.cli.main import app
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "runtime", lambda: rt)
+        warned = CliRunner().invoke(app, ["transfers", "recipients", "--expiring-within", "7"])
+    assert warned.exit_code == 1, warned.output
+    assert "2026-11-30 (7 days left)" in warned.output
+    listed = client.get("/v1/transfers/exports?kind=provision", headers=officer.headers).json()
+    assert [e["id"] for e in listed] == [ok.headers["x-lendshield-export-id"]]
+    assert client.get("/v1/transfers/exports", headers=service.headers).status_code == 403
 
     clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # 1 December 00:00 in Beijing: the contract ran out
     res = provide(client, service.headers, short, people, purpose="overseas_support")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import Response
@@ -98,6 +99,18 @@ def export(body: ExportIn, rt: RuntimeDep, who: PrincipalDep) -> Response:
     with unit_of_work(rt) as session:
         out = service.export(session, rt, who, body.request())
     return _file(out)
+
+
+@router.get("/exports", response_model=list[ExportOut])
+def list_exports(
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    kind: Annotated[Literal["export", "provision"] | None, Query()] = None,
+    before: Annotated[datetime | None, Query(description="only those made before this time (page backwards)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ExportOut]:
+    with unit_of_work(rt) as session:
+        return [ExportOut.of(r) for r in service.list_exports(session, rt, who, kind=kind, before=before, limit=limit)]
 
 
 @router.get("/exports/{export_id}", response_model=ExportOut)

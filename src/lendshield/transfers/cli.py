@@ -54,6 +54,32 @@ def register(app: typer.Typer) -> None:
         if report.verdict == "no_match":
             raise typer.Exit(1)
 
+    @transfers.command("recipients")
+    def list_recipients(
+        expiring_within: int = typer.Option(
+            -1, min=-1, help="Exit 1 if a mechanism abroad expires within this many days (for a daily check)."
+        ),
+    ) -> None:
+        """The registered recipients, each mechanism abroad with the days it has left."""
+        from lendshield.cli import context
+        from lendshield.transfers import gate, recipients
+
+        rt = context.runtime()
+        today = gate.legal_today(rt)
+        soon = []
+        with rt.sessions() as session:
+            for r in recipients.list_all(session, rt, _officer()):
+                line = f"{r.id}  {r.kind:<19} {r.region}  {r.name}  purposes={','.join(r.purposes)}"
+                if r.mechanism_valid_until is not None:
+                    left = (r.mechanism_valid_until - today).days
+                    line += f"  {r.mechanism} until {r.mechanism_valid_until} ({left} days left)"
+                    if expiring_within >= 0 and left <= expiring_within:
+                        soon.append(r.name)
+                typer.echo(line)
+        if soon:
+            typer.echo(f"{len(soon)} mechanism(s) expire within {expiring_within} days: renew them or provisions will be refused")
+            raise typer.Exit(1)
+
     @transfers.command("volume")
     def volume(year: int = typer.Option(0, help="Calendar year (default: this year in China).")) -> None:
         """Distinct people provided abroad this year, and the tier of the 2024 rules that needs."""

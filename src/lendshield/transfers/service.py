@@ -367,3 +367,20 @@ def get_export(session: Session, rt: Runtime, who: Principal, export_id: str) ->
     if row is None:
         raise ExportNotFound()
     return row
+
+
+def list_exports(
+    session: Session, rt: Runtime, who: Principal, *, kind: str | None = None, before: datetime | None = None, limit: int = 100
+) -> list[ExportRow]:
+    """Exports and provisions, newest first, for review by the officer and auditors (never their content)."""
+    rules = config.load(rt.settings.policies_dir)
+    if not who.roles & (rules.trace_roles | rules.registry_read_roles):
+        raise Forbidden("this role may not read export records")
+    if kind is not None and kind not in ("export", "provision"):
+        raise InvalidInput("kind must be export or provision", path="kind")
+    query = select(ExportRow).order_by(ExportRow.created_at.desc(), ExportRow.id.desc()).limit(max(1, min(limit, 1000)))
+    if kind is not None:
+        query = query.where(ExportRow.kind == kind)
+    if before is not None:
+        query = query.where(ExportRow.created_at < before)
+    return list(session.scalars(query))
