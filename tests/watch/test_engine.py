@@ -131,3 +131,16 @@ def test_concurrent_runs_take_turns(rt: Runtime, make_actor) -> None:  # type: i
     assert errors == []
     assert sum(r.alerts_raised for r in results) == 1  # the cursor lock makes them take turns
     assert len(alerts(rt)) == 1
+
+
+def test_a_kept_history_is_dropped_when_another_process_moved_the_cursor(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
+    agent = make_actor("customer_service").principal
+    mine = engine.History()  # as a web process keeps it between ticks
+    write(rt, agent.id, ["d-1", "d-2", "d-3"], decision="deny")
+    assert engine.run(rt, history=mine).alerts_raised == 0
+    write(rt, agent.id, ["d-4"], decision="deny")
+    assert engine.run(rt).alerts_raised == 0  # another process (a worker) took this one
+    write(rt, agent.id, ["d-5"], decision="deny")
+    assert engine.run(rt, history=mine).alerts_raised == 1  # all five seen, not three plus one
+    (alert,) = alerts(rt)
+    assert alert.measure == 5

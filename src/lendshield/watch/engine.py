@@ -105,17 +105,24 @@ class History:
     fresh look-back query per batch.
     """
 
+    MAX_HELD = 500_000
+
     def __init__(self) -> None:
         self._upto: int | None = None
+        self._open = False
         self._stores: dict[_Key, dict[str, list[ledger_read.Record]]] = {}
 
     def begin(self, after: int) -> None:
-        if self._upto != after:
-            self._stores.clear()  # another run moved the cursor: what is held here has gaps
-        self._upto = after
+        # Another run moved the cursor (what is held has gaps), or the last batch never finished
+        # (what is held has entries of a rolled-back batch): start afresh from the database.
+        if self._upto != after or self._open:
+            self._stores.clear()
+        self._upto, self._open = after, True
 
     def end(self, last: int) -> None:
-        self._upto = last
+        self._upto, self._open = last, False
+        if sum(len(v) for store in self._stores.values() for v in store.values()) > self.MAX_HELD:
+            self._stores.clear()  # bounded memory: actors who stopped appearing are never pruned
 
     def get(
         self,
@@ -186,10 +193,14 @@ def run_batch(session: Session, rt: Runtime, cfg: WatchConfig, history: History 
     return len(batch), raised
 
 
-def run(rt: Runtime, *, max_batches: int = 1000) -> RunResult:
-    """Process everything the ledger has now (``lendshield watch run`` and the periodic job)."""
+def run(rt: Runtime, *, max_batches: int = 1000, history: History | None = None) -> RunResult:
+    """Process everything the ledger has now (``lendshield watch run`` and the periodic job).
+
+    A process that runs the watch again and again passes the same ``history``, so the next run
+    starts from what this one read (it is dropped whenever another process moved the cursor).
+    """
     cfg = config.for_runtime(rt)
-    history = History()
+    history = history if history is not None else History()
     processed = raised = 0
     for _ in range(max_batches):
         with rt.sessions() as session:
@@ -207,8 +218,9 @@ def follow(rt: Runtime, *, stop_after: float | None = None) -> RunResult:
     """Run every ``interval_seconds`` (from watch.yaml) until interrupted or ``stop_after`` seconds."""
     started = _time.monotonic()
     total = RunResult(0, 0, -1)
+    history = History()
     while True:
-        result = run(rt)
+        result = run(rt, history=history)
         total = RunResult(total.processed + result.processed, total.alerts_raised + result.alerts_raised, result.cursor)
         if stop_after is not None and _time.monotonic() - started >= stop_after:
             return total

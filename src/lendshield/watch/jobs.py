@@ -34,7 +34,8 @@ def schedule(runner: PeriodicRunner, rt: Runtime) -> None:
         interval = config.for_runtime(rt).interval_seconds
     except WatchConfigInvalid:
         interval = DEFAULT_INTERVAL_S
-    runner.every(interval, KIND, lambda: engine.run(rt))
+    history = engine.History()  # kept between ticks: each run reads only what is new
+    runner.every(interval, KIND, lambda: engine.run(rt, history=history))
 
 
 def queue_next(session: Session, rt: Runtime) -> int | None:
@@ -50,8 +51,9 @@ def queue_next(session: Session, rt: Runtime) -> int | None:
 def run_job(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
     """One pass in the queue's transaction (committed with the job's completion), then the next."""
     cfg = config.for_runtime(rt)
+    history = engine.History()
     for _ in range(50):  # bounded: one job's transaction stays small; the next run continues
-        processed, _ = engine.run_batch(session, rt, cfg)
+        processed, _ = engine.run_batch(session, rt, cfg, history)
         if processed == 0:
             break
     queue_next(session, rt)
