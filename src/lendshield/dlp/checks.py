@@ -8,9 +8,9 @@ second of scanning, so they avoid per-call parsing where a table does the same j
 from __future__ import annotations
 
 import ipaddress
-from operator import mul
 from datetime import date
 from functools import lru_cache
+from operator import mul
 
 import phonenumbers
 from stdnum.cn import uscc as stdnum_uscc
@@ -124,17 +124,24 @@ def mobile(value: str) -> str | None:
 def landline(value: str) -> str | None:
     """A mainland fixed-line number with its area code (0xx / 0xxx); canonical E.164."""
     digits = value.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
-    if not digits.isdigit() or digits[0] != "0":
+    if not digits.isdigit() or digits[0] != "0" or not 7 <= len(digits) <= 12:
         return None
-    try:
-        parsed = phonenumbers.parse(digits, "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if parsed.country_code != 86 or not phonenumbers.is_valid_number(parsed):
-        return None
-    if phonenumbers.number_type(parsed) not in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    national = digits[1:]
+    return "+86" + national if _fixed_line_valid(national[:6], len(national)) else None
+
+
+@lru_cache(maxsize=65536)
+def _fixed_line_valid(prefix: str, length: int) -> bool:
+    # The CN fixed-line patterns of phonenumbers decide by the area code and the first digits
+    # of the subscriber number, then any digits to the length: the answer for six leading
+    # digits and a length holds for every number sharing them (a test compares the two).
+    parsed = phonenumbers.parse("0" + prefix + "0" * (length - len(prefix)), "CN")
+    if not phonenumbers.is_valid_number(parsed):
+        # Some ranges exclude a trailing all-zero block; try the other end of the range too.
+        parsed = phonenumbers.parse("0" + prefix + "9" * (length - len(prefix)), "CN")
+        if not phonenumbers.is_valid_number(parsed):
+            return False
+    return phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def email(value: str) -> str | None:

@@ -104,14 +104,39 @@ class Normalized:
         return orig_end + (offset - norm_end)
 
 
+# Full-width ASCII forms (U+FF01-FF5E) and the ideographic space: NFKC maps each to one ASCII
+# character, and they are most of what Chinese text changes under NFKC. They are mapped on the
+# UTF-8 bytes (EF BC xx, EF BD xx, E3 80 80), where finding them costs a memchr, not a regex
+# over every character; unicodedata.normalize over the whole text is six times slower.
+_FULL_WIDTH_UTF8 = re.compile(rb"\xef[\xbc\xbd][\x80-\xbf]")  # a literal first byte: sre skips to it
+_HALF_UTF8 = {chr(cp).encode("utf-8"): bytes([cp - 0xFEE0]) for cp in range(0xFF01, 0xFF5F)}
+
+
+def _half_width(match: re.Match[bytes]) -> bytes:
+    wide = match.group()
+    return _HALF_UTF8.get(wide, wide)
+
+
+def _map_full_width(text: str) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\xef\xbc" not in data and b"\xef\xbd" not in data and b"\xe3\x80\x80" not in data:
+        return text
+    data = _FULL_WIDTH_UTF8.sub(_half_width, data.replace(b"\xe3\x80\x80", b" "))
+    return data.decode("utf-8", "surrogatepass")
+
+
 def normalize(text: str) -> Normalized:
     """NFKC-normalise ``text`` keeping a map of offsets back to it."""
     if text.isascii():
         return Normalized(text, text)
+    original = text
+    text = _map_full_width(text)  # one character for one: offsets unchanged
+    if unicodedata.is_normalized("NFKC", text):
+        return Normalized(text, original)
     simple = unicodedata.normalize("NFKC", text)
     unsafe, quick = _unsafe_tables()
     if len(simple) == len(text) and (quick.search(text) is None or unsafe.search(text) is None):
-        return Normalized(simple, text)
+        return Normalized(simple, original)
     parts: list[str] = []
     starts: list[int] = []
     pieces: list[tuple[int, int, int]] = []
@@ -134,4 +159,4 @@ def normalize(text: str) -> Normalized:
         pos = b
     if pos < len(text):
         parts.append(unicodedata.normalize("NFKC", text[pos:]))
-    return Normalized("".join(parts), text, tuple(starts), tuple(pieces))
+    return Normalized("".join(parts), original, tuple(starts), tuple(pieces))

@@ -98,7 +98,13 @@ def pattern_specs() -> tuple[PatternSpec, ...]:
             anchor=r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@",
         ),
         PatternSpec("ipv4", ("ipv4",), r"\b\d{1,3}(?:\.\d{1,3}){3}\b", 15, exact=True),
-        PatternSpec("ipv6", ("ipv6",), r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}", 39),
+        # Eight groups, or fewer around a "::" (RFC 4291 2.2): clock times such as 12:30:45 are neither.
+        PatternSpec(
+            "ipv6",
+            ("ipv6",),
+            r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?",
+            39,
+        ),
         PatternSpec("passport", ("passport",), r"\b(?:E\d{8}|E[A-HJ-NP-Z]\d{7}|[GDSP]\d{8})\b", 9, exact=True),
         PatternSpec(
             "licence_plate",

@@ -8,6 +8,7 @@ bank-card reading of the same 18 digits).
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -79,6 +80,9 @@ class Scanner:
         self._today: date = (clock or SystemClock()).now().date()
         self._window = self.config.context_window
         self._rules = self.config.types
+        self._context_words = {
+            kind: re.compile("|".join(re.escape(w) for w in rule.context)) if rule.context else None for kind, rule in self._rules.items()
+        }
 
     def scan(self, text: str, *, context: str = "") -> list[Finding]:
         """Findings in ``text``; ``context`` is extra text (a column header, a JSON key) whose
@@ -115,10 +119,11 @@ class Scanner:
         window = self._window
         minimum = self.config.min_confidence
         identity = norm.identity
+        context_words = self._context_words
         for kind, r_start, r_end, normalized in readings:
             rule = self._rules[kind]
-            near = lowered[max(0, r_start - window) : r_start]
-            found = any(word in near for word in rule.context)
+            words = context_words[kind]
+            found = words is not None and words.search(lowered, max(0, r_start - window), r_start) is not None
             if not found and cells is not None and cells[1] is not None:
                 header = cells[1][bisect_right(cells[0], r_start) - 1]
                 found = any(word in header for word in rule.context) if header else False
