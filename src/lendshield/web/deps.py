@@ -16,7 +16,9 @@ from lendshield.principals.errors import InvalidToken
 from lendshield.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency on the thread pool, a hop that costs more
+    # than this attribute read (docs/benchmarks.md, API under load).
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -62,7 +64,7 @@ def current_principal(rt: RuntimeDep, authorization: Annotated[str | None, Heade
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def purpose_header(x_purpose: Annotated[str | None, Header()] = None) -> str:
+async def purpose_header(x_purpose: Annotated[str | None, Header()] = None) -> str:
     """Every request that reads personal data names its purpose (X-Purpose)."""
     if not x_purpose or not x_purpose.strip():
         raise BadRequest("the X-Purpose header is required for reading personal data")
