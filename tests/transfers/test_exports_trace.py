@@ -212,6 +212,14 @@ def test_two_exports_of_the_same_people_are_told_apart_only_by_their_canaries(cl
     assert {c["export_id"] for c in same["candidates"] if c["covers_all"]} == {x_id, y_id}
     assert not any(c["pinned"] for c in same["candidates"])
 
+    # A chat message with one person's number among other words still finds the exports holding it.
+    chat = f"急售 客户 电话 {real_rows[0][3].removeprefix('+86')} 价格 面议 王五".encode()
+    said = trace(client, officer.headers, "chat.txt", chat).json()
+    assert said["rows_matched"] == 1
+    assert {c["export_id"] for c in said["candidates"]} == {x_id, y_id}
+    common = trace(client, officer.headers, "names.txt", f"{person(300)['name']} 12000\n".encode()).json()
+    assert common["rows_matched"] == 0  # a name alone names no one
+
     pinned = trace(client, officer.headers, "pinned.xlsx", leak(real_rows + x_canaries[:1])).json()
     assert pinned["verdict"] == "pinned"
     assert [c["export_id"] for c in pinned["candidates"] if c["pinned"]] == [x_id]

@@ -59,6 +59,14 @@ def normalise(value: object) -> str | None:
     return text
 
 
+_MANY_DIGITS = re.compile(r"[0-9]")
+
+
+def distinctive(normalised: str) -> bool:
+    """A value that names one person on its own: an ID, a phone or card number, an e-mail address."""
+    return len(_MANY_DIGITS.findall(normalised)) >= 8 or ("@" in normalised and "*" not in normalised)
+
+
 class Marker:
     """Computes digests and row references with the fingerprint secret of this deployment."""
 
@@ -75,6 +83,18 @@ class Marker:
             if norm is not None:
                 out.add(self.digest(norm))
         return out
+
+    def row(self, values: Iterable[object]) -> tuple[set[bytes], set[bytes]]:
+        """The digests of a row's values, and which of them are distinctive on their own."""
+        all_digests, strong = set(), set()
+        for value in values:
+            norm = normalise(value)
+            if norm is not None:
+                digest = self.digest(norm)
+                all_digests.add(digest)
+                if distinctive(norm):
+                    strong.add(digest)
+        return all_digests, strong
 
     def row_ref(self, export_id: str, slot: int) -> str:
         """A per-export pseudonym of one row: lets the recipient refer to a row, and names the export."""

@@ -79,10 +79,12 @@ def _hits(session: Session, digests: set[bytes]) -> dict[bytes, list[tuple[str, 
     return found
 
 
-def _tally(rows: Sequence[set[bytes]], hits: dict[bytes, list[tuple[str, int, str]]], min_values: int) -> tuple[dict[str, _Tally], int]:
+def _tally(
+    rows: Sequence[tuple[set[bytes], set[bytes]]], hits: dict[bytes, list[tuple[str, int, str]]], min_values: int
+) -> tuple[dict[str, _Tally], int]:
     tallies: dict[str, _Tally] = defaultdict(_Tally)
     matched_rows = 0
-    for digests in rows:
+    for digests, strong in rows:
         per_slot: Counter[tuple[str, int]] = Counter()
         canary_slots: set[tuple[str, int]] = set()
         for digest in digests:
@@ -97,7 +99,10 @@ def _tally(rows: Sequence[set[bytes]], hits: dict[bytes, list[tuple[str, int, st
                     tally.canaries.add(slot)  # distinctive on its own
                 elif kind == "weak":
                     canary_slots.add((export_id, slot))
-        need = min(min_values, len(digests))
+        # Words around the values (a chat line, a note) do not raise the bar; one value alone is
+        # enough only when it names a person by itself (a number, an ID), never a name or an amount.
+        hitting = [d for d in digests if d in hits]
+        need = min_values if len(hitting) >= min_values or not any(d in strong for d in hitting) else 1
         matched = {key for key, n in per_slot.items() if n >= need}
         for export_id, slot in matched & canary_slots:
             tallies[export_id].canaries.add(slot)  # enough of one canary row's weak values together
@@ -158,8 +163,8 @@ def trace(session: Session, rt: Runtime, who: Principal, data: bytes, filename: 
     if len(rows) > rules.max_trace_rows:
         raise InvalidInput(f"the file has more than {rules.max_trace_rows} rows; trace a part of it")
     marker = Marker(rt)
-    row_digests = [marker.digests(r) for r in rows]
-    hits = _hits(session, set().union(*row_digests) if row_digests else set())
+    row_digests = [marker.row(r) for r in rows]
+    hits = _hits(session, set().union(*(d for d, _strong in row_digests)) if row_digests else set())
     tallies, matched_rows = _tally(row_digests, hits, rules.fingerprint.min_values_per_row)
     candidates = []
     for export_id, t in tallies.items():
