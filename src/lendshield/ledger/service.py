@@ -7,13 +7,14 @@ from sqlalchemy.orm import Session
 
 from lendshield.ledger.entry import Entry, canonical_body, leaf_hash
 from lendshield.ledger.models import LedgerEntryRow, LedgerHead
+from lendshield.ledger.prepared import Prepared
 
-# Core statements on the session's connection: appends happen on every request, and the ORM's
-# unit of work would cost more than the two statements themselves.
+# Core statements run on the session's cursor (``ledger.prepared``): appends happen on every
+# request, and SQLAlchemy's per-execution work would cost more than the two statements themselves.
 _HEAD: Table = LedgerHead.__table__  # type: ignore[assignment]
 _ENTRIES: Table = LedgerEntryRow.__table__  # type: ignore[assignment]
-_NEXT = update(_HEAD).where(_HEAD.c.id == 1).values(next_seq=_HEAD.c.next_seq + 1).returning(_HEAD.c.next_seq)
-_INSERT = insert(_ENTRIES)
+_NEXT = Prepared(update(_HEAD).where(_HEAD.c.id == 1).values(next_seq=_HEAD.c.next_seq + 1).returning(_HEAD.c.next_seq))
+_INSERT = Prepared(insert(_ENTRIES))
 
 
 def append(session: Session, entry: Entry) -> int:
@@ -23,11 +24,10 @@ def append(session: Session, entry: Entry) -> int:
     serialises appenders until commit, so sequence numbers have no gaps and an entry exists only
     if the effect it records was committed with it.
     """
-    conn = session.connection()
-    seq = int(conn.execute(_NEXT).scalar_one()) - 1
+    seq = int(_NEXT.run(session)[0][0]) - 1
     body = canonical_body(entry.body(seq))
-    conn.execute(
-        _INSERT,
+    _INSERT.run(
+        session,
         {
             "seq": seq,
             "time": entry.time,

@@ -6,7 +6,7 @@ per role of the principal. Conditions on case state (``when``) are facts the cal
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ CONDITIONS: Mapping[str, str] = {
     "own_data": "the principal is the borrower's own portal account (a person reading their own data)",
 }
 _RANK = {Effect.DENY: 0, Effect.MASK: 1, Effect.CLEAR: 2}
+# Bound on the memo of decisions; the key space is (role sets in use) x purposes x fields x facts.
+_MEMO_LIMIT = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,31 @@ class PolicyEngine:
     rule_count: int = 0
     conditions: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     """(role, purpose) -> every condition a rule for them depends on (computed at compile time)."""
+    # Memos of pure functions of this instance's tables. A policy reload builds a new engine
+    # (``Runtime.reload_policy``), so an answer of the old policy is never served from here.
+    _decisions: dict[tuple[frozenset[str], str | None, bool, frozenset[str], str], Decision] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _needed: dict[tuple[frozenset[str], str], frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def decide_fields(
+        self, principal: Principal, specs: Sequence[FieldSpec], purpose: str | None, want_clear: bool, facts: frozenset[str]
+    ) -> dict[str, Decision]:
+        """``decide`` for each field, memoised: a decision depends only on the principal's roles,
+        the purpose, the field, whether clear text was asked for and the facts."""
+        memo = self._decisions
+        roles = principal.roles
+        out: dict[str, Decision] = {}
+        for spec in specs:
+            key = (roles, purpose, want_clear, facts, spec.name)
+            decision = memo.get(key)
+            if decision is None:
+                decision = self.decide(Request(principal=principal, field=spec, purpose=purpose, want_clear=want_clear, facts=facts))
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = decision
+            out[spec.name] = decision
+        return out
 
     def decide(self, req: Request) -> Decision:
         purpose = req.purpose
@@ -110,10 +137,16 @@ class PolicyEngine:
 
     def conditions_for(self, roles: Iterable[str], purpose: str) -> frozenset[str]:
         """The conditions any rule for these roles and this purpose depends on (to fetch only those facts)."""
-        out: frozenset[str] = frozenset()
-        for role in roles:
-            out |= self.conditions.get((role, purpose), frozenset())
-        return out
+        key = (roles if isinstance(roles, frozenset) else frozenset(roles), purpose)
+        found = self._needed.get(key)
+        if found is None:
+            found = frozenset()
+            for role in key[0]:
+                found |= self.conditions.get((role, purpose), frozenset())
+            if len(self._needed) >= _MEMO_LIMIT:
+                self._needed.clear()
+            self._needed[key] = found
+        return found
 
     def rule_for(self, role: str, purpose: str, name: str) -> Rule | None:
         return self.table.get((role, purpose, name))

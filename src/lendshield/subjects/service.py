@@ -18,7 +18,7 @@ from lendshield.catalog.validators import resident_id_birth_date
 from lendshield.consent import gate as consent_gate
 from lendshield.crypto import FieldCipher
 from lendshield.errors import Forbidden, InvalidInput
-from lendshield.policy import Decision, Effect, Request
+from lendshield.policy import Decision, Effect
 from lendshield.policy.engine import NO_PURPOSE, UNKNOWN_PURPOSE
 from lendshield.policy.facts import facts_for
 from lendshield.principals import Principal
@@ -183,12 +183,8 @@ def _decide(
     want_clear: bool,
     facts: frozenset[str] = frozenset(),
 ) -> dict[str, Decision]:
-    return {
-        name: rt.policy.decide(
-            Request(principal=who, field=rt.catalog.field(name, f"fields.{name}"), purpose=purpose, want_clear=want_clear, facts=facts)
-        )
-        for name in names
-    }
+    specs = [rt.catalog.field(name, f"fields.{name}") for name in names]
+    return rt.policy.decide_fields(who, specs, purpose, want_clear, facts)
 
 
 def _gate(

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from lendshield.crypto import FieldCipher, KeyProvider, keyed_digest, new_data_key, unwrap_data_key, wrap_data_key
+from lendshield.ledger.prepared import Prepared
 from lendshield.subjects.errors import SubjectNotFound, SubjectShredded
 from lendshield.subjects.keycache import DataKeyCache
 from lendshield.subjects.models import FieldValueRow, SubjectKeyRow, SubjectRow
@@ -38,9 +39,9 @@ class Loaded:
     fields: dict[str, tuple[int, bytes]]
 
 
-# One Core statement per read (no ORM objects on the hot path): the subject, its wrapped key and
-# its current field ciphertexts.
-_LOAD = (
+# One Core statement per read (no ORM objects on the hot path), run on the session's cursor: the
+# subject, its wrapped key and its current field ciphertexts (strings, integers and bytes only).
+_LOAD = Prepared(
     select(
         SubjectRow.kind,
         SubjectRow.status,
@@ -63,14 +64,14 @@ def load_for_read(session: Session, subject_id: str) -> Loaded:
         raise SubjectNotFound()
     if session.new or session.dirty or session.deleted:
         session.flush()  # Core reads bypass autoflush
-    rows = session.connection().execute(_LOAD, {"sid": subject_id}).all()
+    rows = _LOAD.run(session, {"sid": subject_id})
     if not rows:
         raise SubjectNotFound()
-    first = rows[0]
-    if first.status == "shredded":
-        raise SubjectShredded(first.shred_reason or "deleted")
-    fields = {r.field: (r.version, r.ciphertext) for r in rows if r.field is not None}
-    return Loaded(kind=first.kind, kek_version=first.kek_version, wrapped=first.wrapped, fields=fields)
+    kind, status, shred_reason, kek_version, wrapped, _f, _v, _c = rows[0]
+    if status == "shredded":
+        raise SubjectShredded(shred_reason or "deleted")
+    fields = {f: (v, bytes(c)) for *_, f, v, c in rows if f is not None}
+    return Loaded(kind=kind, kek_version=kek_version, wrapped=None if wrapped is None else bytes(wrapped), fields=fields)
 
 
 def cipher_from_loaded(keys: KeyProvider, cache: DataKeyCache, loaded: Loaded, subject_id: str) -> FieldCipher:
