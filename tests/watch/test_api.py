@@ -39,6 +39,8 @@ def test_officer_and_auditor_read_alerts_others_are_refused(rt: Runtime, client:
         detail = client.get(f"/v1/watch/alerts/{alert_id}", headers=headers).json()
         assert detail["rule_id"] == "repeated-denials"
         assert [e["decision"] for e in detail["entries"]] == ["deny"] * 5
+        assert detail["seqs"] == [e["seq"] for e in detail["entries"]]
+        assert detail["trigger_count"] == 5
         assert all(e["action"] == "subject.read" and len(e["subject_ref"]) == 64 for e in detail["entries"])
     for role in OTHER_ROLES:
         headers = make_actor(role).headers

@@ -144,3 +144,40 @@ def test_a_kept_history_is_dropped_when_another_process_moved_the_cursor(rt: Run
     assert engine.run(rt, history=mine).alerts_raised == 1  # all five seen, not three plus one
     (alert,) = alerts(rt)
     assert alert.measure == 5
+
+
+def test_a_canary_read_alerts_within_seconds_in_a_running_service(settings, clock: FrozenClock, tmp_path: Path, make_actor) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import time
+
+    from lendshield.runtime import build_runtime
+    from lendshield.settings import Settings
+    from lendshield.watch import canaries
+    from lendshield.web.app import create_app
+
+    policies = tmp_path / "policies"
+    shutil.copytree(SHIPPED.parent, policies)
+    text = SHIPPED.read_text(encoding="utf-8").replace("interval_seconds: 5", "interval_seconds: 1")
+    (policies / "watch.yaml").write_text(text, encoding="utf-8")
+    live = Settings(
+        environment="test", data_dir=settings.data_dir, database_url=settings.database_url, policies_dir=policies, jobs_enabled=True
+    )
+    rt = build_runtime(live, clock=clock)
+    try:
+        officer = make_actor("protection_officer").principal
+        with rt.sessions() as session:
+            (canary,) = canaries.create_canaries(session, rt, officer, 1)
+            session.commit()
+        risk = make_actor("risk_officer")
+        with TestClient(create_app(runtime=rt), raise_server_exceptions=False) as client:
+            read = client.get(f"/v1/subjects/{canary.subject_id}", headers={**risk.headers, "X-Purpose": "fraud_prevention"})
+            assert read.status_code == 200
+            started = time.monotonic()
+            while not alerts(rt, "canary-touch") and time.monotonic() - started < 15:
+                time.sleep(0.2)
+            waited = time.monotonic() - started
+        (alert,) = alerts(rt, "canary-touch")
+        assert alert.actor == risk.principal.id
+        assert waited < 5  # the web process's own job thread raised it, no manual run
+    finally:
+        rt.engine.dispose()

@@ -66,6 +66,7 @@ def get_alert(alert_id: AlertId, rt: RuntimeDep, who: PrincipalDep) -> schemas.A
         detail = alerts.get_alert(session, rt, who, alert_id)
         return schemas.AlertDetailOut(
             **_out(detail.alert).model_dump(),
+            seqs=[e.seq for e in detail.entries],
             entries=[
                 schemas.EntryOut(
                     seq=e.seq,

@@ -79,6 +79,8 @@ class NoteOut(BaseModel):
 
 
 class AlertDetailOut(AlertOut):
+    seqs: list[int]
+    """Sequence numbers of the triggering ledger entries (the first 500; ``trigger_count`` has all)."""
     entries: list[EntryOut]
     notes: list[NoteOut]
 
