@@ -25,11 +25,16 @@ class Person:
     phone: str
 
 
-def make_borrower(rt: Runtime, make_actor, phone: str = "13912345678", name: str = "王芳") -> Person:  # type: ignore[no-untyped-def]
+def make_borrower(rt: Runtime, make_actor, phone: str = "13912345678", name: str = "王芳", timezone: str = "Asia/Shanghai") -> Person:  # type: ignore[no-untyped-def]
     writer, officer, service = make_actor("loan_system"), make_actor("protection_officer"), make_actor("customer_service")
     with rt.sessions() as session:
         sid, _ = subjects.create_subject(
-            session, rt, writer.principal, kind="borrower", fields={"name": name, "mobile": phone, "employer": "长城<b>科技</b>有限公司"}
+            session,
+            rt,
+            writer.principal,
+            kind="borrower",
+            fields={"name": name, "mobile": phone, "employer": "长城<b>科技</b>有限公司"},
+            timezone=timezone,
         )
         notice = consent.ensure_default_notice(session, rt, officer.principal)
         consent.record(

@@ -231,3 +231,14 @@ def test_file_a_deletion_request_and_see_its_deadline(rt: Runtime, make_actor, w
     assert row.due_on.isoformat() in page.text
     bogus = web.post("/portal/requests", data={"type": "shred_everyone", "csrf": csrf})
     assert bogus.status_code == 422
+
+
+def test_times_are_shown_in_the_persons_time_zone(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    # The clock starts at 02:00 UTC: 10:00 in Beijing, 21:00 the evening before in New York.
+    person = make_borrower(rt, make_actor, timezone="America/New_York")
+    sign_in(web, rt, person)
+    page = web.get("/portal/consents")
+    assert "2026-11-22 21:00" in page.text
+    assert "2026-11-23 10:00" not in page.text
+    _integrate(rt)
+    assert "America/New_York" in web.get("/portal/timeline").text
