@@ -156,10 +156,11 @@ def ipv4(value: str, before: str, after: str) -> str | None:
     """Dotted quad (RFC 791), not a piece of a longer dotted number such as a version 1.2.3.4.5."""
     if before == "." or after == ".":
         return None
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except ValueError:
+    octets = value.split(".")
+    # Each octet 0-255 without a leading zero (RFC 6943 3.1.1: 010 is ambiguous, octal to some).
+    if len(octets) != 4 or any(len(o) > 1 and o[0] == "0" for o in octets) or any(int(o) > 255 for o in octets):
         return None
+    return value
 
 
 def ipv6(value: str, before: str, after: str) -> str | None:

@@ -33,7 +33,9 @@ _PLAIN, _ANCHORED, _EXACT = 0, 1, 2
 class Engine(Protocol):
     name: str
 
-    def candidates(self, text: str) -> Iterator[Candidate]: ...
+    def candidates(self, text: str, utf8: bytes | None = None) -> Iterator[Candidate]:
+        """Value spans in ``text``; ``utf8`` is its UTF-8 encoding when the caller has it."""
+        ...
 
 
 def _value_span(match: re.Match[str], grouped: bool) -> tuple[int, int]:
@@ -49,7 +51,7 @@ class ReEngine:
         self._patterns = [python_pattern(s) for s in specs]
         self._grouped = ["(?P<v>" in s.source for s in specs]
 
-    def candidates(self, text: str) -> Iterator[Candidate]:
+    def candidates(self, text: str, utf8: bytes | None = None) -> Iterator[Candidate]:
         for index, pattern in enumerate(self._patterns):
             grouped = self._grouped[index]
             for match in pattern.finditer(text):
@@ -101,8 +103,8 @@ class HyperscanEngine:
         self._count = len(specs)
         assert all(s.max_len < 256 for s in specs if s.exact)  # lengths are packed in 8 bits
 
-    def candidates(self, text: str) -> Iterator[Candidate]:
-        data = text.encode("utf-8")
+    def candidates(self, text: str, utf8: bytes | None = None) -> Iterator[Candidate]:
+        data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
         hits: list[int] = []
         shift = self._count.bit_length()
         append = hits.append

@@ -82,6 +82,7 @@ class Normalized:
     # original span of each piece; between them offsets shift by a constant.
     _norm_starts: tuple[int, ...] = ()
     _pieces: tuple[tuple[int, int, int], ...] = ()  # (norm_end, orig_start, orig_end)
+    utf8: bytes | None = None  # ``text`` encoded, when normalising produced it anyway
 
     @property
     def identity(self) -> bool:
@@ -109,6 +110,7 @@ class Normalized:
 # UTF-8 bytes (EF BC xx, EF BD xx, E3 80 80), where finding them costs a memchr, not a regex
 # over every character; unicodedata.normalize over the whole text is six times slower.
 _FULL_WIDTH_UTF8 = re.compile(rb"\xef[\xbc\xbd][\x80-\xbf]")  # a literal first byte: sre skips to it
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _HALF_UTF8 = {chr(cp).encode("utf-8"): bytes([cp - 0xFEE0]) for cp in range(0xFF01, 0xFF5F)}
 
 
@@ -117,12 +119,18 @@ def _half_width(match: re.Match[bytes]) -> bytes:
     return _HALF_UTF8.get(wide, wide)
 
 
-def _map_full_width(text: str) -> str:
-    data = text.encode("utf-8", "surrogatepass")
+def _map_full_width(text: str) -> tuple[str, bytes]:
+    """The text with full-width forms mapped, and its UTF-8 encoding."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (only a program can make them) are not text: one U+FFFD each.
+        text = _SURROGATE.sub("\ufffd", text)
+        data = text.encode("utf-8")
     if b"\xef\xbc" not in data and b"\xef\xbd" not in data and b"\xe3\x80\x80" not in data:
-        return text
+        return text, data
     data = _FULL_WIDTH_UTF8.sub(_half_width, data.replace(b"\xe3\x80\x80", b" "))
-    return data.decode("utf-8", "surrogatepass")
+    return data.decode("utf-8"), data
 
 
 def normalize(text: str) -> Normalized:
@@ -130,9 +138,9 @@ def normalize(text: str) -> Normalized:
     if text.isascii():
         return Normalized(text, text)
     original = text
-    text = _map_full_width(text)  # one character for one: offsets unchanged
+    text, data = _map_full_width(text)  # one character for one: offsets unchanged
     if unicodedata.is_normalized("NFKC", text):
-        return Normalized(text, original)
+        return Normalized(text, original, utf8=data)
     simple = unicodedata.normalize("NFKC", text)
     unsafe, quick = _unsafe_tables()
     if len(simple) == len(text) and (quick.search(text) is None or unsafe.search(text) is None):

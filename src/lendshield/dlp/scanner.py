@@ -80,8 +80,10 @@ class Scanner:
         self._today: date = (clock or SystemClock()).now().date()
         self._window = self.config.context_window
         self._rules = self.config.types
+        self._boosted = {kind: round(min(1.0, rule.base + rule.boost), 3) for kind, rule in self._rules.items()}
         self._context_words = {
-            kind: re.compile("|".join(re.escape(w) for w in rule.context)) if rule.context else None for kind, rule in self._rules.items()
+            kind: re.compile("|".join(re.escape(w) for w in rule.context), re.IGNORECASE) if rule.context else None
+            for kind, rule in self._rules.items()
         }
 
     def scan(self, text: str, *, context: str = "") -> list[Finding]:
@@ -100,7 +102,7 @@ class Scanner:
         for cell in cells:
             starts.append(pos)
             pos += len(cell) + 1
-        cell_context = [c.lower() for c in contexts] if contexts is not None else None
+        cell_context = list(contexts) if contexts is not None else None
         for f in self._scan(joined, (starts, cell_context)):
             i = bisect_right(starts, f.start) - 1
             base = starts[i]
@@ -111,10 +113,9 @@ class Scanner:
         norm = normalize(text)
         # A sentinel newline lets patterns that look at the next character end at the text's end.
         subject = norm.text + "\n"
-        readings = self._readings(subject, len(norm.text))
+        readings = self._readings(subject, len(norm.text), None if norm.utf8 is None else norm.utf8 + b"\n")
         if not readings:
             return []
-        lowered = subject.lower()
         findings: list[Finding] = []
         window = self._window
         minimum = self.config.min_confidence
@@ -123,25 +124,25 @@ class Scanner:
         for kind, r_start, r_end, normalized in readings:
             rule = self._rules[kind]
             words = context_words[kind]
-            found = words is not None and words.search(lowered, max(0, r_start - window), r_start) is not None
+            found = words is not None and words.search(subject, max(0, r_start - window), r_start) is not None
             if not found and cells is not None and cells[1] is not None:
                 header = cells[1][bisect_right(cells[0], r_start) - 1]
-                found = any(word in header for word in rule.context) if header else False
-            confidence = min(1.0, rule.base + rule.boost) if found else rule.base
+                found = bool(header) and words is not None and words.search(header) is not None
+            confidence = self._boosted[kind] if found else rule.base
             if confidence < minimum:
                 continue
             if identity:
                 start, end = r_start, r_end
             else:
                 start, end = norm.to_original(r_start), norm.to_original(r_end, end=True)
-            findings.append(Finding(kind, start, end, text[start:end], normalized, round(confidence, 3), VALIDATORS[kind], found))
+            findings.append(Finding(kind, start, end, text[start:end], normalized, confidence, VALIDATORS[kind], found))
         return findings
 
-    def _readings(self, text: str, limit: int) -> list[_Reading]:
+    def _readings(self, text: str, limit: int, utf8: bytes | None) -> list[_Reading]:
         types = self._types
         today = self._today
         readings: list[_Reading] = []
-        for index, start, end in self.engine.candidates(text):
+        for index, start, end in self.engine.candidates(text, utf8):
             if end > limit:
                 continue
             value = text[start:end]
