@@ -39,7 +39,7 @@ def test_receipt_is_the_local_date_in_beijing(rt: Runtime, client: TestClient, c
 
 
 def test_a_deadline_in_2027_is_estimated_said_on_the_request_and_alerted(
-    rt: Runtime, client: TestClient, make_actor: Any, clock: FrozenClock
+    rt: Runtime, client: TestClient, make_actor: Any, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock.set(datetime(2026, 12, 15, 2, 0, tzinfo=UTC))
     me = s.person(rt)
@@ -53,6 +53,10 @@ def test_a_deadline_in_2027_is_estimated_said_on_the_request_and_alerted(
     assert [(a["kind"], a["request_id"]) for a in listed] == [("calendar_missing", req["id"])]
     assert "holidays.yaml" in listed[0]["message"]
     s.problem(client.get("/v1/rights/alerts", headers=make_actor("collector").headers), 403)
+    monkeypatch.setattr(context, "runtime", lambda: rt)
+    out = CliRunner().invoke(cli_app, ["rights", "alerts"])
+    assert out.exit_code == 0, out.output
+    assert f"calendar_missing {req['id']}" in out.output
     ack = client.post(f"/v1/rights/alerts/{listed[0]['id']}/acknowledge", headers=officer.headers)
     assert ack.json()["acknowledged"] is True
     assert client.get("/v1/rights/alerts", headers=officer.headers).json() == []
@@ -78,6 +82,9 @@ def test_the_holiday_file_is_read_from_the_policies_directory(
     out = CliRunner().invoke(cli_app, ["rights", "deadline", "2026-12-15"])
     assert out.exit_code == 0, out.output
     assert out.output.startswith("2027-01-06")
+    bad = CliRunner().invoke(cli_app, ["rights", "deadline", "15/12/2026"])
+    assert bad.exit_code == 2
+    assert bad.output.strip() == "error: FILED must be a date YYYY-MM-DD"
 
 
 def test_extension_alerts_and_on_time_rate(rt: Runtime, client: TestClient, make_actor: Any, clock: FrozenClock) -> None:
