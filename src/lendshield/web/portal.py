@@ -16,10 +16,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from lendshield.collection import verification
+from lendshield.consent import service as consent
 from lendshield.errors import LendShieldError, NotFound
 from lendshield.ledger import proofs
 from lendshield.ledger.errors import NoCheckpoint
+from lendshield.ledger.tree import log_public_key
 from lendshield.principals import service as principals
+from lendshield.rights import service as rights
+from lendshield.rights.errors import NotYourData
+from lendshield.rights.params import DELETION_GROUNDS, REPORT_CATEGORIES
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
 from lendshield.web import portal_auth, portal_views
@@ -70,8 +76,6 @@ def my_data(request: Request, rt: RuntimeDep) -> Response:
 
 
 def _consent_rows(rt: Runtime, me: Borrower, lang: str) -> list[dict[str, Any]]:
-    from lendshield.consent import service as consent
-
     with unit_of_work(rt) as session:
         states = consent.states(session, rt, me.principal, me.subject_id)
     out = []
@@ -111,8 +115,6 @@ def withdraw(
     kind: Annotated[str, Form(max_length=32, pattern=r"^[a-z_]+$")] = "purpose",
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    from lendshield.consent import service as consent
-
     me = current_borrower(rt, request)
     if me is None:
         return to_login()
@@ -132,8 +134,6 @@ def withdraw(
 
 
 def _request_rows(rt: Runtime, me: Borrower) -> list[dict[str, Any]]:
-    from lendshield.rights import service as rights
-
     today = rt.clock.now().astimezone(me.tz).date()
     with unit_of_work(rt) as session:
         views = rights.list_requests_for_subject(session, rt, me.principal)
@@ -156,8 +156,6 @@ def _request_rows(rt: Runtime, me: Borrower) -> list[dict[str, Any]]:
 
 
 def _grounds() -> list[str]:
-    from lendshield.rights.params import DELETION_GROUNDS
-
     return list(DELETION_GROUNDS)
 
 
@@ -184,8 +182,6 @@ def my_requests(request: Request, rt: RuntimeDep) -> Response:
 
 
 def _file(rt: Runtime, me: Borrower, request_type: str, params: dict[str, Any], text: str | None) -> None:
-    from lendshield.rights import service as rights
-
     with unit_of_work(rt) as session:
         rights.file_request(session, rt, me.principal, request_type=request_type, params=params, text=text or None)
 
@@ -233,9 +229,6 @@ def file_request(
 
 @router.get(f"{PATH}/requests/{{request_id}}", response_model=None)
 def one_request(request: Request, rt: RuntimeDep, request_id: str) -> Response:
-    from lendshield.rights import service as rights
-    from lendshield.rights.errors import NotYourData
-
     me = current_borrower(rt, request)
     if me is None:
         return to_login()
@@ -267,9 +260,6 @@ def one_request(request: Request, rt: RuntimeDep, request_id: str) -> Response:
         "params": view.params,
     }
     return render(request, "portal/request.html", me=me, page="requests", row=row)
-
-
-REPORT_CATEGORIES = ("suspected_leak", "abuse", "collection_conduct", "other")
 
 
 @router.get(f"{PATH}/report", response_model=None)
@@ -318,8 +308,6 @@ def check_page(request: Request, rt: RuntimeDep) -> Response:
 def check(
     request: Request, rt: RuntimeDep, code: Annotated[str, Form(max_length=32)], csrf: Annotated[str, Form(max_length=128)] = ""
 ) -> Response:
-    from lendshield.collection import verification
-
     me = current_borrower(rt, request)
     if me is None:
         return to_login()
@@ -377,8 +365,6 @@ def timeline(request: Request, rt: RuntimeDep) -> Response:
             lang=page_lang(request),
             gettext=gettext_for(request),
         )
-    from lendshield.ledger.tree import log_public_key
-
     return render(
         request,
         "portal/timeline.html",
