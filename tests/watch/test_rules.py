@@ -124,10 +124,11 @@ def test_bulk_export_by_records_in_the_window(rt: Runtime, make_actor, clock: Fr
     write(rt, exporter.id, [None], action="transfer.export", details={"rows": 998})
     write(rt, exporter.id, [None], action="transfer.provision")  # no count in the details: counts as one
     write(rt, exporter.id, [None], action="transfer.view", details={"rows": 5000})  # not an export action
+    write(rt, exporter.id, [None], action="transfer.export", decision="deny", details={"people": 5000})  # refused: nothing left
     clock.advance(timedelta(hours=23))
     run(rt)
     assert alerts(rt, "bulk-export") == []
-    last = write(rt, exporter.id, [None], action="transfer.export", details={"rows": 1})
+    last = write(rt, exporter.id, [None], action="transfer.export", decision="allow", details={"people": 1, "fields": ["name"]})
     assert run(rt).alerts_raised == 1
     (alert,) = alerts(rt, "bulk-export")
     assert (alert.severity, alert.measure, alert.threshold) == ("high", 1000, 1000)

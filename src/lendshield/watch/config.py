@@ -102,7 +102,8 @@ class BulkExport(_Strict):
     enabled: bool = True
     severity: Severity = "high"
     actions: Patterns = Field(default_factory=lambda: ["transfer.export", "transfer.provision"])
-    count_keys: Patterns = Field(default_factory=lambda: ["rows", "records", "subjects", "count"])
+    count_keys: Patterns = Field(default_factory=lambda: ["people", "rows", "records", "subjects", "count"])
+    ignore_decisions: list[str] = Field(default_factory=lambda: ["deny"])
     threshold: Threshold = 1000
     window_minutes: Minutes = 1440
 

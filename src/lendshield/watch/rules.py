@@ -270,7 +270,11 @@ def bulk_export(cfg: WatchConfig, actor: str, history: list[Record], cursor: int
     rule = cfg.rules.bulk_export
     if not rule.enabled:
         return []
-    events = [_Event(r, str(r.seq), _export_count(r.details, rule.count_keys)) for r in history if matches(r.action, rule.actions)]
+    events = [
+        _Event(r, str(r.seq), _export_count(r.details, rule.count_keys))
+        for r in history
+        if matches(r.action, rule.actions) and r.decision not in rule.ignore_decisions
+    ]
     found = _window_findings(
         "bulk-export",
         rule.severity,
@@ -321,7 +325,8 @@ def _is_denial(cfg: WatchConfig, r: Record) -> bool:
 
 
 def _is_export(cfg: WatchConfig, r: Record) -> bool:
-    return cfg.rules.bulk_export.enabled and matches(r.action, cfg.rules.bulk_export.actions)
+    rule = cfg.rules.bulk_export
+    return rule.enabled and matches(r.action, rule.actions) and r.decision not in rule.ignore_decisions
 
 
 ACTOR_RULES = (
