@@ -137,6 +137,9 @@ def test_report_of_a_suspected_leak_goes_to_the_officer_with_a_shorter_deadline(
     req = s.file(client, me.headers, "report", params={"category": "suspected_leak"}, text="a stranger called me and knew my loan amount")
     # Filed Mon 23 Nov 2026: 10 working days (rights.yaml) -> Mon 7 Dec.
     assert req["due_on"] == "2026-12-07"
+    (alert,) = client.get("/v1/rights/alerts", headers=officer.headers).json()
+    assert (alert["kind"], alert["request_id"]) == ("new_report", req["id"])
+    assert alert["message"] == "new report (suspected_leak) to answer by 2026-12-07"
     queue = client.get("/v1/rights/requests", headers=officer.headers).json()
     assert [q["id"] for q in queue] == [req["id"]]
     assert client.get("/v1/rights/requests", headers=auditor.headers).status_code == 200

@@ -130,10 +130,10 @@ class AutomatedDecisionRow(Base):
 
 
 class AlertRow(Base):
-    """Something operators must act on: a deadline near or passed, a year of holidays missing."""
+    """Something operators must act on: a deadline near or passed, a year of holidays missing, a new report."""
 
     __tablename__ = "rights_alerts"
-    __table_args__ = (CheckConstraint("kind IN ('due_soon', 'overdue', 'calendar_missing')", name="kind"),)
+    __table_args__ = (CheckConstraint("kind IN ('due_soon', 'overdue', 'calendar_missing', 'new_report')", name="kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(24))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from lendshield import ledger
@@ -47,7 +47,7 @@ class SweepReport:
         return sum(a.kind == kind for a in self.actions)
 
 
-def _subjects_table() -> object:
+def _subjects_table() -> Table:
     # The sweep needs only ids, kinds, statuses and creation times (no keys, no ciphertext), so
     # it reads the subjects table through the shared metadata instead of the vault's models.
     return Base.metadata.tables["subjects"]
@@ -76,7 +76,7 @@ def purposes_needing(
     deletion request being decided).
     """
     table = _subjects_table()
-    created = session.execute(select(table.c.created_at).where(table.c.id == subject_id)).scalar_one()  # type: ignore[attr-defined]
+    created = session.execute(select(table.c.created_at).where(table.c.id == subject_id)).scalar_one()
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
     open_loans = session.scalar(select(func.count()).where(LoanRow.borrower_id == subject_id, LoanRow.status != "paid_off")) or 0
@@ -115,7 +115,7 @@ def plan(session: Session, rt: Runtime) -> list[Action]:
             actions.append(Action("finish_held_deletion", row.id, "the legal hold that postponed this deletion has ended"))
     table = _subjects_table()
     rows = session.execute(
-        select(table.c.id).where(table.c.kind == "borrower", table.c.status == "active").order_by(table.c.created_at)  # type: ignore[attr-defined]
+        select(table.c.id).where(table.c.kind == "borrower", table.c.status == "active").order_by(table.c.created_at)
     ).scalars()
     pending = {a.target for a in actions}
     for subject_id in rows:

@@ -30,7 +30,7 @@ from lendshield.principals import Principal
 from lendshield.rights import params as request_params
 from lendshield.rights.config import RightsRules, rules_for
 from lendshield.rights.errors import NotYourData, ReasonMissing, RequestNotFound, RightsForbidden, WrongState
-from lendshield.rights.models import REQUEST_TYPES, AlertRow, RightsRequestRow
+from lendshield.rights.models import REQUEST_TYPES, STATUSES, AlertRow, RightsRequestRow
 from lendshield.rights.workdays import Deadline, WorkCalendar
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
@@ -242,6 +242,18 @@ def file_request(
     )
     if deadline.estimated_years:
         warn_missing_calendar(session, rt, row, deadline.estimated_years)
+    if request_type == "report":
+        # MISSION R8: a suspected leak or abuse goes straight to the protection officer's alerts.
+        category = clean["category"]
+        session.add(
+            AlertRow(
+                kind="new_report",
+                request_id=row.id,
+                message=f"new report ({category}) to answer by {deadline.due.isoformat()}",
+                created_at=now,
+            )
+        )
+        log.warning("rights_report_filed", request_id=row.id, category=category)
     return view_of(row)
 
 
@@ -316,6 +328,8 @@ def queue(session: Session, rt: Runtime, who: Principal, *, status: str | None =
     """Open work for the officers, soonest deadline first (``status`` narrows it)."""
     if not who.roles & (rules(rt).read_roles | rules(rt).work_roles):
         raise RightsForbidden("this role may not see the rights queue")
+    if status is not None and status not in STATUSES:
+        raise request_params.invalid("status", f"must be one of {', '.join(STATUSES)}")
     stmt = select(RightsRequestRow)
     stmt = stmt.where(RightsRequestRow.status == status) if status else stmt.where(RightsRequestRow.status.in_(OPEN_STATUSES))
     rows = session.scalars(stmt.order_by(RightsRequestRow.due_on, RightsRequestRow.filed_at).limit(limit))

@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.Column("message", sa.String(length=500), nullable=False),
         sa.Column("created_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", lendshield.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("kind IN ('due_soon', 'overdue', 'calendar_missing')", name=op.f("ck_rights_alerts_kind")),
+        sa.CheckConstraint("kind IN ('due_soon', 'overdue', 'calendar_missing', 'new_report')", name=op.f("ck_rights_alerts_kind")),
         sa.ForeignKeyConstraint(["request_id"], ["rights_requests.id"], name=op.f("fk_rights_alerts_request_id_rights_requests")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rights_alerts")),
     )
