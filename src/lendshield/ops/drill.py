@@ -31,8 +31,10 @@ from lendshield.crypto.backup_keys import decrypt_file, load_identity
 from lendshield.db import make_engine
 from lendshield.db.migrate import upgrade
 from lendshield.errors import LendShieldError
+from lendshield.ledger.audit import audit as audit_log
 from lendshield.ledger.entry import leaf_hash, rfc3339
-from lendshield.ledger.models import LedgerEntryRow
+from lendshield.ledger.models import LedgerCheckpoint, LedgerEntryRow
+from lendshield.ledger.tree import log_public_key
 from lendshield.ops.backup import BACKUP_FORMAT, SNAPSHOT_NAMES, sha256_file
 from lendshield.ops.errors import DrillRefused
 from lendshield.ops.models import DrillRunRow
@@ -164,6 +166,33 @@ def _check_ledger(session: Any, report: DrillReport) -> None:
     report.add("ledger.leaf-hashes", not bad, "all leaf hashes match their entries" if not bad else f"altered entries: {bad[:10]}")
 
 
+def _check_checkpoints(session: Any, scratch: Runtime, live: Runtime, report: DrillReport) -> None:
+    """The restored log against its last signed checkpoint, and that checkpoint against the live log.
+
+    The audit recomputes the tree from the restored entries and checks every checkpoint's
+    signature (an entry altered with its leaf hash recomputed still differs from the signed tree);
+    the live log must hold the same root at that size, so the backup is a prefix of the log the
+    borrowers verify against, not a fork of it.
+    """
+    found = audit_log(session, log_public_key(scratch))
+    last = session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(1)).first()
+    if found.findings:
+        report.add("ledger.checkpoint", False, "; ".join(found.findings[:5]))
+        return
+    if last is None:
+        # Taken before the first integration: nothing signed to compare with (entries are checked above).
+        report.add("ledger.checkpoint", True, f"no signed checkpoint in the backup yet; {found.entries} entries not yet signed")
+        return
+    with live.sessions() as live_session:
+        live_cp = live_session.get(LedgerCheckpoint, last.size)
+        live_root = bytes(live_cp.root) if live_cp is not None else None
+    if live_root is not None and live_root != bytes(last.root):
+        report.add("ledger.checkpoint", False, f"the live log's root at size {last.size} differs from the backup's (a fork)")
+        return
+    where = "matches the live log" if live_root is not None else "not among the live log's checkpoints"
+    report.add("ledger.checkpoint", True, f"{found.checkpoints} signed checkpoints verified; tree of size {last.size} {where}")
+
+
 def _shred_refs_after(rt: Runtime, since: str) -> set[str]:
     cutoff = datetime.fromisoformat(since.replace("Z", "+00:00"))
     with rt.sessions() as session:
@@ -224,6 +253,7 @@ def _run(rt: Runtime, backup: Path, identity_file: Path, report: DrillReport, sa
                 scratch = build_runtime(rt.settings.model_copy(update={"database_url": url}), clock=rt.clock, engine=engine)
                 with scratch.sessions() as session:
                     _check_ledger(session, report)
+                    _check_checkpoints(session, scratch, rt, report)
                     refs = _shred_refs_after(rt, manifest["created_at"])
                     shredded = vault_drill.reapply_shreds(session, scratch, refs, "re-applied after restore: deleted after this backup")
                     session.commit()
