@@ -242,3 +242,28 @@ def test_times_are_shown_in_the_persons_time_zone(rt: Runtime, make_actor, web: 
     assert "2026-11-23 10:00" not in page.text
     _integrate(rt)
     assert "America/New_York" in web.get("/portal/timeline").text
+
+
+def test_download_my_copy_and_not_someone_elses(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    from lendshield.rights import flows
+    from lendshield.rights import service as rights
+
+    alice = make_borrower(rt, make_actor)
+    bob = make_borrower(rt, make_actor, phone="13712345678", name="李雷")
+    officer = make_actor("protection_officer")
+    csrf = sign_in(web, rt, alice)
+    assert web.post("/portal/requests", data={"type": "access", "csrf": csrf}, follow_redirects=False).status_code == 303
+    with rt.sessions() as session:
+        from lendshield.accounts.borrowers import portal_principal
+
+        mine = rights.list_requests_for_subject(session, rt, officer.principal, alice.subject_id)[0]
+        theirs = rights.file_request(session, rt, portal_principal(bob.account_id), request_type="access", params={"lang": "zh"})
+        for rid in (mine.id, theirs.id):
+            flows.fulfil(session, rt, officer.principal, rid)
+        session.commit()
+    assert "/package" in web.get(f"/portal/requests/{mine.id}").text
+    copy = web.get(f"/portal/requests/{mine.id}/package")
+    assert copy.status_code == 200
+    assert copy.headers["content-type"] == "application/zip"
+    assert copy.content[:2] == b"PK"
+    assert web.get(f"/portal/requests/{theirs.id}/package").status_code == 404

@@ -23,6 +23,7 @@ from lendshield.ledger import proofs
 from lendshield.ledger.errors import NoCheckpoint
 from lendshield.ledger.tree import log_public_key
 from lendshield.principals import service as principals
+from lendshield.rights import flows as rights_flows
 from lendshield.rights import service as rights
 from lendshield.rights.errors import NotYourData
 from lendshield.rights.params import DELETION_GROUNDS, REPORT_CATEGORIES
@@ -258,8 +259,29 @@ def one_request(request: Request, rt: RuntimeDep, request_id: str) -> Response:
         "answered": portal_views.local_time(view.answered_at, me.tz),
         "extension": view.extension_reason,
         "params": view.params,
+        "has_package": view.has_package,
     }
     return render(request, "portal/request.html", me=me, page="requests", row=row)
+
+
+@router.get(f"{PATH}/requests/{{request_id}}/package", response_model=None)
+def my_package(request: Request, rt: RuntimeDep, request_id: str) -> Response:
+    """The copy of my data (zip) an access or portability request produced; downloading is logged."""
+    me = current_borrower(rt, request)
+    if me is None:
+        return to_login()
+    if not re.fullmatch(r"[0-9a-f-]{36}", request_id):
+        return refuse_page(request, me, 404, "There is no such request of yours.")
+    try:
+        with unit_of_work(rt) as session:
+            name, blob = rights_flows.download_package(session, rt, me.principal, request_id)
+    except NotYourData:
+        log.warning("portal_foreign_reference", account=me.identity.account_id, kind="rights_package")
+        return refuse_page(request, me, 404, "There is no such request of yours.")
+    except LendShieldError:
+        return refuse_page(request, me, 404, "There is no such request of yours.")
+    headers = dict(SECURITY_HEADERS) | {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(blob, media_type="application/zip", headers=headers)
 
 
 @router.get(f"{PATH}/report", response_model=None)
