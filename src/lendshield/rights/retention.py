@@ -13,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Table, delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from lendshield import ledger
-from lendshield.consent.gate import latest
 from lendshield.consent.models import ConsentRow
 from lendshield.db.base import Base
 from lendshield.loans.models import LoanRow
@@ -53,18 +52,73 @@ def _subjects_table() -> Table:
     return Base.metadata.tables["subjects"]
 
 
-def _last_activity(session: Session, subject_id: str, purpose: str, created_at: dt.datetime) -> dt.datetime:
-    times = [created_at]
-    times.append(session.scalar(select(func.max(LoanRow.updated_at)).where(LoanRow.borrower_id == subject_id)) or created_at)
-    times.append(
-        session.scalar(select(func.max(ConsentRow.recorded_at)).where(ConsentRow.subject_id == subject_id, ConsentRow.purpose == purpose))
-        or created_at
+@dataclass
+class _Facts:
+    """What retention needs about a set of people, loaded in a handful of grouped queries."""
+
+    created: dict[str, dt.datetime] = field(default_factory=dict)
+    open_loans: set[str] = field(default_factory=set)
+    last_loan: dict[str, dt.datetime] = field(default_factory=dict)
+    consent_action: dict[tuple[str, str], str] = field(default_factory=dict)
+    consent_time: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    open_requests: dict[str, set[str]] = field(default_factory=dict)
+    last_closed: dict[str, dt.datetime] = field(default_factory=dict)
+
+
+def _facts(session: Session, ids: list[str] | None) -> _Facts:
+    """Facts for ``ids``, or for every active borrower when None."""
+    table = _subjects_table()
+    people = select(table.c.id, table.c.created_at)
+    people = people.where(table.c.id.in_(ids)) if ids is not None else people.where(table.c.kind == "borrower", table.c.status == "active")
+    facts = _Facts(created=dict(session.execute(people.order_by(table.c.created_at)).all()))
+    wanted = list(facts.created)
+
+    def only(column: InstrumentedAttribute[str]) -> list[ColumnElement[bool]]:
+        return [column.in_(wanted)] if ids is not None else []
+
+    loans = select(LoanRow.borrower_id, func.max(LoanRow.updated_at)).where(*only(LoanRow.borrower_id)).group_by(LoanRow.borrower_id)
+    facts.last_loan = dict(session.execute(loans).all())
+    unpaid = select(LoanRow.borrower_id).where(LoanRow.status != "paid_off", *only(LoanRow.borrower_id)).distinct()
+    facts.open_loans = set(session.scalars(unpaid))
+    consents = (
+        select(ConsentRow.subject_id, ConsentRow.purpose, ConsentRow.action, ConsentRow.recorded_at)
+        .where(ConsentRow.kind == "purpose", *only(ConsentRow.subject_id))
+        .order_by(ConsentRow.id)
     )
-    if purpose == "rights_request":
-        times.append(
-            session.scalar(select(func.max(RightsRequestRow.closed_at)).where(RightsRequestRow.subject_id == subject_id)) or created_at
-        )
-    return max(times)
+    for subject_id, purpose, action, at in session.execute(consents):
+        key = (subject_id, purpose)
+        facts.consent_time[key] = max(at, facts.consent_time.get(key, at))
+        if action != "prompt":  # prompts are not decisions (consent.gate.latest)
+            facts.consent_action[key] = action
+    requests = select(RightsRequestRow.subject_id, RightsRequestRow.id, RightsRequestRow.status, RightsRequestRow.closed_at).where(
+        *only(RightsRequestRow.subject_id)
+    )
+    for subject_id, request_id, status, closed_at in session.execute(requests):
+        if status in (*svc.OPEN_STATUSES, "held"):
+            facts.open_requests.setdefault(subject_id, set()).add(request_id)
+        if closed_at is not None:
+            facts.last_closed[subject_id] = max(closed_at, facts.last_closed.get(subject_id, closed_at))
+    return facts
+
+
+def _needing(rt: Runtime, facts: _Facts, subject_id: str, now: dt.datetime, excluding_request: str | None) -> list[str]:
+    created = facts.created[subject_id]
+    requests = facts.open_requests.get(subject_id, set()) - {excluding_request}
+    needed = []
+    for purpose in rt.policy.purposes.by_id.values():
+        key = (subject_id, purpose.id)
+        if purpose.needs_consent:
+            in_force = facts.consent_action.get(key) == "grant"
+        elif purpose.id == "rights_request":
+            in_force = bool(requests)
+        else:
+            in_force = subject_id in facts.open_loans
+        last = max(created, facts.last_loan.get(subject_id, created), facts.consent_time.get(key, created))
+        if purpose.id == "rights_request":
+            last = max(last, facts.last_closed.get(subject_id, created))
+        if in_force or now < last + dt.timedelta(days=purpose.retention_days):
+            needed.append(purpose.id)
+    return sorted(needed)
 
 
 def purposes_needing(
@@ -72,37 +126,15 @@ def purposes_needing(
 ) -> list[str]:
     """The purposes that still need this person's data at ``now`` (empty: erase).
 
-    ``excluding_request``: a request not to count as keeping ``rights_request`` in force (the
-    deletion request being decided).
+    In force: a consent-based purpose whose consent is granted; ``rights_request`` while a
+    request is open or held (``excluding_request``, the deletion being decided, does not count);
+    any other purpose while a loan is unpaid. After that, each purpose keeps the data for its
+    ``retention_days`` from the last time it applied.
     """
-    table = _subjects_table()
-    created = session.execute(select(table.c.created_at).where(table.c.id == subject_id)).scalar_one()
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
-    open_loans = session.scalar(select(func.count()).where(LoanRow.borrower_id == subject_id, LoanRow.status != "paid_off")) or 0
-    open_requests = session.scalar(
-        select(func.count()).where(
-            RightsRequestRow.subject_id == subject_id,
-            RightsRequestRow.status.in_((*svc.OPEN_STATUSES, "held")),
-            RightsRequestRow.id != (excluding_request or ""),
-        )
-    )
-    needed = []
-    for purpose in rt.policy.purposes.by_id.values():
-        if purpose.needs_consent:
-            state = latest(session, subject_id, purpose.id, "purpose")
-            in_force = state is not None and state.action == "grant"
-        elif purpose.id == "rights_request":
-            in_force = bool(open_requests)
-        else:
-            in_force = bool(open_loans)
-        if in_force:
-            needed.append(purpose.id)
-            continue
-        ended = _last_activity(session, subject_id, purpose.id, created)
-        if now < ended + dt.timedelta(days=purpose.retention_days):
-            needed.append(purpose.id)
-    return sorted(needed)
+    facts = _facts(session, [subject_id])
+    if subject_id not in facts.created:
+        return []
+    return _needing(rt, facts, subject_id, now, excluding_request)
 
 
 def plan(session: Session, rt: Runtime) -> list[Action]:
@@ -113,13 +145,10 @@ def plan(session: Session, rt: Runtime) -> list[Action]:
     for row in session.scalars(select(RightsRequestRow).where(RightsRequestRow.status == "held", RightsRequestRow.type == "deletion")):
         if holds.deletion_blocker(session, rt, row.subject_id) is None:
             actions.append(Action("finish_held_deletion", row.id, "the legal hold that postponed this deletion has ended"))
-    table = _subjects_table()
-    rows = session.execute(
-        select(table.c.id).where(table.c.kind == "borrower", table.c.status == "active").order_by(table.c.created_at)
-    ).scalars()
     pending = {a.target for a in actions}
-    for subject_id in rows:
-        if purposes_needing(session, rt, subject_id, now):
+    facts = _facts(session, None)
+    for subject_id in facts.created:
+        if _needing(rt, facts, subject_id, now, None):
             continue
         hold = holds.deletion_blocker(session, rt, subject_id)
         if hold is not None:
