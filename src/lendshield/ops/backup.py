@@ -66,8 +66,6 @@ def make_backup(rt: Runtime, out_dir: Path, recipient: str, who: Principal) -> B
     out_dir.mkdir(parents=True, exist_ok=True)
     now = rt.clock.now()
     name = f"lendshield-{now:%Y%m%dT%H%M%S%fZ}.backup"
-    final = out_dir / name
-    partial = out_dir / (name + ".partial")
     with tempfile.TemporaryDirectory(prefix="lendshield-backup-") as tmp_name:
         tmp = Path(tmp_name)
         snap = tmp / SNAPSHOT_NAMES[backend]
@@ -93,18 +91,7 @@ def make_backup(rt: Runtime, out_dir: Path, recipient: str, who: Principal) -> B
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
             tar.add(snap, arcname=snap.name)
-        try:
-            encrypt_file(bundle, partial, recipient)
-            with partial.open("rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(partial, final)
-            _fsync_dir(out_dir)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise BackupFailed(f"writing the backup failed: {exc.strerror or type(exc).__name__}") from exc
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        final = _write_encrypted(bundle, out_dir, name, recipient)
     digest = sha256_file(final)
     with rt.sessions() as session:
         session.add(
@@ -124,6 +111,57 @@ def make_backup(rt: Runtime, out_dir: Path, recipient: str, who: Principal) -> B
         )
         session.commit()
     return BackupResult(final, manifest)
+
+
+def _write_encrypted(src: Path, out_dir: Path, name: str, recipient: str) -> Path:
+    """Encrypt ``src`` to ``out_dir/name`` through a ``.partial`` file, fsynced, renamed into place."""
+    final, partial = out_dir / name, out_dir / (name + ".partial")
+    try:
+        encrypt_file(src, partial, recipient)
+        with partial.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(partial, final)
+        _fsync_dir(out_dir)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupFailed(f"writing the backup failed: {exc.strerror or type(exc).__name__}") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def backup_key_material(rt: Runtime, out_dir: Path, recipient: str, who: Principal) -> Path:
+    """Back up the local key file, encrypted to its own custodian, never where the data backups go.
+
+    A data backup and the keys that open it must not be stolen together (issue 10: "key material
+    is backed up separately and never next to the data").
+    """
+    if rt.settings.key_provider != "local":
+        raise BackupFailed("the key-encryption key is kept by the KMS; back it up with the KMS's own procedure")
+    data_backups = rt.settings.resolved_backup_dir().resolve()
+    out = out_dir.resolve()
+    if out == data_backups or data_backups in out.parents or out in data_backups.parents:
+        raise BackupFailed("refusing to write key material into (or above) the data backup directory")
+    if out == rt.settings.data_dir.resolve():
+        raise BackupFailed("refusing to write key material into the data directory")
+    out.mkdir(parents=True, exist_ok=True)
+    now = rt.clock.now()
+    final = _write_encrypted(rt.settings.resolved_key_file(), out, f"lendshield-keys-{now:%Y%m%dT%H%M%S%fZ}.age", recipient)
+    digest = sha256_file(final)
+    with rt.sessions() as session:
+        ledger.append(
+            session,
+            ledger.Entry(
+                time=now,
+                actor=who.id,
+                action="ops.backup_keys",
+                object=f"keys:{final.name}",
+                details={"sha256": digest, "kek_versions": rt.keys.kek_versions()},
+            ),
+        )
+        session.commit()
+    return final
 
 
 def last_backup_count(rt: Runtime) -> int:

@@ -41,12 +41,109 @@ def register(app: typer.Typer) -> None:
         """Run background jobs from the database queue (start as many workers as you like)."""
         from datetime import timedelta
 
+        from lendshield.ops import jobs as ops_jobs
         from lendshield.ops import queue
 
         rt = context.runtime()
-        queue.load_handler_modules(rt.settings.job_modules)
+        queue.load_handler_modules([*ops_jobs.BUILTIN_JOB_MODULES, *rt.settings.job_modules])
+        with rt.sessions() as session:
+            started = ops_jobs.ensure_maintenance(session, rt)
+            session.commit()
+        if started:
+            typer.echo(f"started schedules: {', '.join(started)}")
         ran = queue.work(rt, once=once, lease=timedelta(seconds=rt.settings.job_lease_s))
         typer.echo(f"ran {ran} jobs")
+
+    jobs_app = typer.Typer(no_args_is_help=True, help="The worker's jobs and their schedules.")
+    app.add_typer(jobs_app, name="jobs")
+
+    @jobs_app.command("list")
+    def jobs_list() -> None:
+        """Every job kind a worker runs, and the queue by kind and status."""
+        from sqlalchemy import func, select
+
+        from lendshield.ops import jobs as ops_jobs
+        from lendshield.ops import queue
+        from lendshield.ops.models import JobRow
+
+        rt = context.runtime()
+        queue.load_handler_modules([*ops_jobs.BUILTIN_JOB_MODULES, *rt.settings.job_modules])
+        with rt.sessions() as session:
+            counts = session.execute(select(JobRow.kind, JobRow.status, func.count()).group_by(JobRow.kind, JobRow.status)).all()
+        by_kind: dict[str, dict[str, int]] = {}
+        for kind, status, n in counts:
+            by_kind.setdefault(kind, {})[status] = int(n)
+        for kind in sorted(set(queue.registered_kinds()) | set(by_kind)):
+            states = ", ".join(f"{s} {n}" for s, n in sorted(by_kind.get(kind, {}).items())) or "none queued"
+            typer.echo(f"{kind}\t{states}")
+
+    @jobs_app.command("schedule-backups")
+    def schedule_backups(
+        recipient: str = typer.Option(..., "--recipient", help="age X25519 recipient (age1...) of the backup key."),
+        every_hours: float = typer.Option(24.0, "--every-hours", min=0.01, help="Period between backups."),
+        out: Path = typer.Option(None, "--out", help="Directory for the backups (default: settings backup_dir)."),
+    ) -> None:
+        """Back up on a schedule, run by `lendshield worker` (the first backup is taken now)."""
+        from lendshield.crypto.backup_keys import parse_recipient
+        from lendshield.ops import jobs as ops_jobs
+        from lendshield.ops.queue import enqueue
+
+        parse_recipient(recipient)  # refuse a typo now, not at 3 a.m.
+        rt = context.runtime()
+        payload = {"recipient": recipient, "out_dir": str(out) if out else None, "every_s": every_hours * ops_jobs.HOUR}
+        with rt.sessions() as session:
+            job_id = enqueue(session, "ops.backup", payload, now=rt.clock.now(), unique_key="chain:ops.backup")
+            session.commit()
+        typer.echo("backups are already scheduled" if job_id is None else f"scheduled backups every {every_hours:g} h (job {job_id})")
+
+    @jobs_app.command("schedule-drills")
+    def schedule_drills(
+        identity: Path = typer.Option(..., "--identity", help="The backup identity file (read by the worker at each drill)."),
+        every_days: float = typer.Option(7.0, "--every-days", min=0.01, help="Period between drills."),
+        backups: Path = typer.Option(None, "--backups", help="Where the backups are (default: settings backup_dir)."),
+        report_dir: Path = typer.Option(None, "--report-dir", help="Where to write each drill's JSON and HTML report."),
+    ) -> None:
+        """Drill the newest backup on a schedule, run by `lendshield worker` (the first drill runs now)."""
+        from lendshield.ops import jobs as ops_jobs
+        from lendshield.ops.queue import enqueue
+
+        if not identity.is_file():
+            raise InvalidInput(f"no identity file at {identity.name}")
+        rt = context.runtime()
+        payload = {
+            "identity": str(identity.resolve()),
+            "backup_dir": str(backups) if backups else None,
+            "report_dir": str(report_dir) if report_dir else None,
+            "every_s": every_days * ops_jobs.DAY,
+        }
+        with rt.sessions() as session:
+            job_id = enqueue(session, "ops.restore_drill", payload, now=rt.clock.now(), unique_key="chain:ops.restore_drill")
+            session.commit()
+        typer.echo("drills are already scheduled" if job_id is None else f"scheduled drills every {every_days:g} days (job {job_id})")
+
+    @app.command("drill-status")
+    def drill_status() -> None:
+        """When the last good restore drill finished; exit 1 when it is older than drill_max_age_days."""
+        from lendshield.ledger.entry import rfc3339
+        from lendshield.ops.jobs import drill_overdue
+
+        rt = context.runtime()
+        overdue, last = drill_overdue(rt, rt.clock.now())
+        when = rfc3339(last) if last else "never"
+        typer.echo(f"last good drill: {when}; allowed age {rt.settings.drill_max_age_days} days: {'OVERDUE' if overdue else 'ok'}")
+        if overdue:
+            raise typer.Exit(1)
+
+    @keys.command("backup-keys")
+    def backup_keys(
+        recipient: str = typer.Option(..., "--recipient", help="age recipient of the KEY custodian (not the data backups' key)."),
+        out: Path = typer.Option(..., "--out", help="Directory for the encrypted key file: not the data backup directory."),
+    ) -> None:
+        """Back up the local key file, encrypted to a separate custodian and never beside the data backups."""
+        from lendshield.ops.backup import backup_key_material
+        from lendshield.principals import SYSTEM
+
+        typer.echo(str(backup_key_material(context.runtime(), out, recipient, SYSTEM)))
 
     @app.command("restore-drill")
     def restore_drill(

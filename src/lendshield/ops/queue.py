@@ -40,6 +40,10 @@ def job(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def registered_kinds() -> list[str]:
+    return sorted(_HANDLERS)
+
+
 def load_handler_modules(modules: list[str]) -> None:
     for name in modules:
         importlib.import_module(name)
