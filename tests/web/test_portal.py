@@ -267,3 +267,65 @@ def test_download_my_copy_and_not_someone_elses(rt: Runtime, make_actor, web: Te
     assert copy.headers["content-type"] == "application/zip"
     assert copy.content[:2] == b"PK"
     assert web.get(f"/portal/requests/{theirs.id}/package").status_code == 404
+
+
+def test_device_commands_and_their_reasons_are_in_the_timeline_escaped(
+    rt: Runtime, clock: FrozenClock, make_actor, web: TestClient
+) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lendshield.crypto.jws import public_raw, sign_compact
+    from lendshield.devices import service as devices
+    from lendshield.devices.protocol import ACK_TYP
+    from lendshield.loans.models import LoanRow
+
+    person = make_borrower(rt, make_actor)
+    collector, operator = make_actor("collector"), make_actor("device_operator")
+    key = Ed25519PrivateKey.generate()
+    rules = devices.DeviceRules()
+    with rt.sessions() as session:
+        session.add(
+            LoanRow(
+                id="L-p",
+                borrower_id=person.subject_id,
+                principal_amount=Decimal(3000),
+                status="overdue",
+                overdue_days=80,
+                assigned_collector_id=collector.principal.id,
+                synthetic=True,
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+        session.flush()
+        device_id = devices.enroll(session, rt, operator.principal, loan_id="L-p", device_public_key=public_raw(key), notice_version="dn-1")
+        for final in (False, True):
+            row = devices.remind(session, rt, collector.principal, device_id, message_zh="请还款", final=final, rules=rules)
+            ack = sign_compact(key, f"dev-{device_id}", {"dev": device_id, "seq": row.seq, "result": "applied"}, ACK_TYP)
+            devices.acknowledge(session, rt, device_id, ack)
+        session.commit()
+    clock.advance(timedelta(days=8))
+    script = "<script>alert('x')</script>"
+    with rt.sessions() as session:
+        devices.request_command(
+            session,
+            rt,
+            collector.principal,
+            device_id,
+            command="lock",
+            reason_code="overdue_unresponsive",
+            reason_text=f"no answer {script}",
+            rules=rules,
+        )
+        session.commit()
+    sign_in(web, rt, person)
+    _integrate(rt)
+    page = web.get("/portal/timeline?lang=en")
+    assert "A device command was requested" in page.text
+    assert "A command was sent to your device" in page.text
+    assert "Your device answered a command" in page.text
+    assert "waiting for approval" in page.text
+    assert script not in page.text
+    assert "no answer &lt;script&gt;" in page.text

@@ -79,6 +79,15 @@ DECISIONS = {
     "unknown": "not ours",
     "open": "received",
     "unverified": "waiting for identity check",
+    "pending": "waiting for approval",
+    "refused": "refused",
+    "applied": "applied",
+    "remind": "reminder",
+    "restrict": "restrict the phone",
+    "lock": "lock the phone",
+    "unlock": "unlock the phone",
+    "release": "release the phone",
+    "rotate_key": "new command key",
 }
 
 
@@ -116,6 +125,7 @@ class TimelineRow:
     purpose: str
     decision: str
     detail: str
+    reason: str
 
 
 def _purpose_label(rt: Runtime, purpose: str | None, lang: str) -> str:
@@ -184,6 +194,7 @@ def timeline(
                 purpose=_purpose_label(rt, body.get("purpose"), lang),
                 decision=gettext(DECISIONS[decision]) if decision in DECISIONS else decision,
                 detail=detail,
+                reason=str(body.get("reason") or ""),
             )
         )
     rows.reverse()
