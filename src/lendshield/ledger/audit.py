@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from lendshield.ledger import merkle, note
 from lendshield.ledger.entry import leaf_hash
-from lendshield.ledger.models import LedgerCheckpoint, LedgerEntryRow
-from lendshield.ledger.tree import TileReader
+from lendshield.ledger.models import LedgerCheckpoint, LedgerEntryRow, LedgerTile, LedgerTileInner
+from lendshield.ledger.tree import TileReader, group_hashes
 
 
 @dataclass
@@ -101,4 +101,18 @@ def audit(session: Session, log_key: str) -> AuditReport:
             merkle.verify_consistency(a.size, b.size, bytes(a.root), bytes(b.root), proof)
         except merkle.ProofError as exc:
             report.findings.append(f"checkpoints {a.size} and {b.size} are not consistent: {exc}")
+    # Proofs are served from the tiles' stored inner nodes: each must be its tile's group hashes.
+    inner = session.execute(
+        select(LedgerTileInner.level, LedgerTileInner.index, LedgerTileInner.width, LedgerTileInner.hashes, LedgerTile.hashes)
+        .outerjoin(
+            LedgerTile,
+            (LedgerTile.level == LedgerTileInner.level)
+            & (LedgerTile.index == LedgerTileInner.index)
+            & (LedgerTile.width == LedgerTileInner.width),
+        )
+        .order_by(LedgerTileInner.level, LedgerTileInner.index, LedgerTileInner.width)
+    )
+    for level, index, width, groups, tile in inner:
+        if tile is None or group_hashes(bytes(tile)) != bytes(groups):
+            report.findings.append(f"tile {level}/{index} (width {width}): stored inner nodes do not match the tile")
     return report

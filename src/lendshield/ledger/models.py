@@ -67,3 +67,21 @@ class LedgerCosignature(Base):
     witness: Mapped[str] = mapped_column(String(200), primary_key=True)
     line: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class LedgerTileInner(Base):
+    """Inner nodes of a stored tile: the hashes of its complete 16-hash groups, in order.
+
+    Not part of the tlog-tiles format and never served. A proof needs, inside each tile, the
+    hash of a subtree of up to 128 of its hashes; with these it hashes at most 8 stored group
+    hashes instead of up to 128 tile hashes. Written beside each tile row, with the same key; a
+    tile without one (written before this table existed) is hashed from its own hashes.
+    ``lendshield ledger audit`` checks every row against its tile.
+    """
+
+    __tablename__ = "ledger_tile_inner"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)

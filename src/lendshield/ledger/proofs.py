@@ -48,7 +48,7 @@ def entry_with_proof(session: Session, rt: Runtime, principal: Principal, seq: i
     cp = _current(session)
     if seq >= cp.size:
         raise NotYetIntegrated(f"entry {seq} is not in the latest checkpoint (size {cp.size}) yet; retry shortly")
-    return {**_proved_entry(TileReader(session), row, cp.size), "checkpoint": with_cosignatures(session, cp)}
+    return {**_proved_entry(TileReader(session, inner=True), row, cp.size), "checkpoint": with_cosignatures(session, cp)}
 
 
 def _proved_entry(reader: TileReader, row: LedgerEntryRow, size: int) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def proof_for_entry(session: Session, seq: int) -> dict[str, Any] | None:
     row = session.get(LedgerEntryRow, seq)
     if cp is None or row is None or seq >= cp.size:
         return None
-    return {**_proved_entry(TileReader(session), row, cp.size), "checkpoint": with_cosignatures(session, cp)}
+    return {**_proved_entry(TileReader(session, inner=True), row, cp.size), "checkpoint": with_cosignatures(session, cp)}
 
 
 def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
         raise BadProofRequest("need 0 <= first <= second")
     if checkpoint_at(session, second) is None or (first and checkpoint_at(session, first) is None):
         raise BadProofRequest("both sizes must be sizes of signed checkpoints")
-    reader = TileReader(session)
+    reader = TileReader(session, inner=True)
     reader.prefetch(second, *((first - 1,) if first else ()))
     proof = merkle.consistency_proof(first, second, reader.node)
     return {"first": first, "second": second, "proof": [b64(h) for h in proof]}
@@ -94,7 +94,7 @@ def bundle_for_subject(session: Session, rt: Runtime, subject_id: str) -> dict[s
     cp = _current(session)
     ref = subject_ref(rt.keys, subject_id)
     rows = session.execute(select(LedgerEntryRow).where(LedgerEntryRow.subject_ref == ref).order_by(LedgerEntryRow.seq)).scalars().all()
-    reader = TileReader(session)
+    reader = TileReader(session, inner=True)
     return {
         "format": BUNDLE_FORMAT,
         "log_key": log_public_key(rt),

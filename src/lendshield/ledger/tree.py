@@ -7,49 +7,113 @@ partial tile of width W is the first W hashes. Hashing follows RFC 9162 (``ledge
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, literal, or_, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lendshield.crypto import signing
 from lendshield.ledger import merkle, note
-from lendshield.ledger.entry import leaf_hash
 from lendshield.ledger.errors import CorruptEntry, InconsistentTree, LedgerError, TileNotFound
-from lendshield.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntryRow, LedgerTile
+from lendshield.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntryRow, LedgerTile, LedgerTileInner
+from lendshield.ledger.prepared import Prepared
 from lendshield.runtime import Runtime
 
 TILE_WIDTH = 256
 TILE_HEIGHT = 8
+GROUP = 16  # hashes per stored inner node of a tile (height 4 inside the tile)
 H = merkle.HASH_SIZE
 LOG_KEY_NAME = "ledger"
 # PostgreSQL advisory lock id serialising integrators across processes ("LSLEDGER").
 _PG_LOCK = 0x4C534C4544474552
 
 
-class TileReader:
-    """Reads tiles (widest stored width) with a per-instance cache and answers merkle ``node``."""
+def _split(data: bytes) -> list[bytes]:
+    return [data[i : i + H] for i in range(0, len(data), H)]
 
-    def __init__(self, session: Session) -> None:
+
+def group_hashes(data: bytes) -> bytes:
+    """The inner nodes kept for a tile: the hash of each complete group of GROUP hashes."""
+    step = GROUP * H
+    return b"".join(merkle.root_of(_split(data[i : i + step])) for i in range(0, len(data) - step + 1, step))
+
+
+_TILE_QUERIES: dict[tuple[tuple[int, ...], bool], Prepared] = {}
+
+
+def _tiles_query(shape: tuple[int, ...], inner: bool) -> Prepared:
+    """Tiles (and their inner rows) of ``shape[k]`` indices at each of ``len(shape)`` levels.
+
+    One ``(level = ? AND index IN (...))`` per level: SQLite answers each from the primary key
+    (a row-value IN over (level, index) makes it scan the table). Built once per shape; a proof
+    about one leaf has one or two indices per level, so there are few shapes.
+    """
+    found = _TILE_QUERIES.get((shape, inner))
+    if found is not None:
+        return found
+
+    def where(table: type[LedgerTile] | type[LedgerTileInner]) -> ColumnElement[bool]:
+        return or_(
+            *(
+                (table.level == bindparam(f"l{k}")) & table.index.in_([bindparam(f"i{k}_{j}") for j in range(n)])
+                for k, n in enumerate(shape)
+            )
+        )
+
+    stmt = select(LedgerTile.level, LedgerTile.index, LedgerTile.width, LedgerTile.hashes, literal(0).label("kind"))
+    stmt = stmt.where(where(LedgerTile))
+    if inner:
+        groups = select(
+            LedgerTileInner.level, LedgerTileInner.index, LedgerTileInner.width, LedgerTileInner.hashes, literal(1).label("kind")
+        ).where(where(LedgerTileInner))
+        query = Prepared(union_all(stmt, groups).order_by(text("width")))
+    else:
+        query = Prepared(stmt.order_by(LedgerTile.width))
+    if len(_TILE_QUERIES) >= 256:
+        _TILE_QUERIES.clear()
+    _TILE_QUERIES[(shape, inner)] = query
+    return query
+
+
+class TileReader:
+    """Reads tiles (widest stored width) with a per-instance cache and answers merkle ``node``.
+
+    With ``inner=True`` (serving proofs) a node of 16 to 128 hashes inside a tile is hashed from
+    the tile's stored group hashes (``LedgerTileInner``) when they cover it. The integrator and
+    the audit leave it False: what they sign or check is hashed from the tiles themselves.
+    """
+
+    def __init__(self, session: Session, *, inner: bool = False) -> None:
         self._session = session
+        self._inner = inner
         self._cache: dict[tuple[int, int], bytes] = {}
+        self._groups: dict[tuple[int, int], bytes] = {}
 
     def tile(self, level: int, index: int) -> bytes:
         key = (level, index)
         data = self._cache.get(key)
         if data is None:
-            data = (
-                self._session.execute(
-                    select(LedgerTile.hashes)
-                    .where(LedgerTile.level == level, LedgerTile.index == index)
-                    .order_by(LedgerTile.width.desc())
-                    .limit(1)
-                ).scalar_one_or_none()
-                or b""
-            )
+            data = self._widest(LedgerTile, level, index)
             self._cache[key] = data
         return data
+
+    def groups(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        data = self._groups.get(key)
+        if data is None:
+            data = self._widest(LedgerTileInner, level, index)
+            self._groups[key] = data
+        return data
+
+    def _widest(self, table: type[LedgerTile] | type[LedgerTileInner], level: int, index: int) -> bytes:
+        found = self._session.execute(
+            select(table.hashes).where(table.level == level, table.index == index).order_by(table.width.desc()).limit(1)
+        ).scalar_one_or_none()
+        return bytes(found) if found is not None else b""
 
     def prefetch(self, size: int, *leaves: int) -> None:
         """Load in one query every tile a proof about ``leaves`` in a tree of ``size`` reads.
@@ -66,13 +130,21 @@ class TileReader:
         wanted -= set(self._cache)
         if not wanted:
             return
-        rows = self._session.execute(
-            select(LedgerTile.level, LedgerTile.index, LedgerTile.hashes)
-            .where(tuple_(LedgerTile.level, LedgerTile.index).in_(sorted(wanted)))
-            .order_by(LedgerTile.width)
-        )
-        for lvl, idx, data in rows:  # widest last, so it wins
-            self._cache[(lvl, idx)] = bytes(data)
+        keys = sorted(wanted)
+        by_level: dict[int, list[int]] = {}
+        for lvl, idx in keys:
+            by_level.setdefault(lvl, []).append(idx)
+        shape = tuple(len(idxs) for idxs in by_level.values())
+        params: dict[str, int] = {}
+        for k, (lvl, idxs) in enumerate(by_level.items()):
+            params[f"l{k}"] = lvl
+            params.update({f"i{k}_{j}": idx for j, idx in enumerate(idxs)})
+        for key in keys:
+            self._groups.setdefault(key, b"")
+        for lvl, idx, _width, data, kind in _tiles_query(shape, self._inner).run(self._session, params):  # widest last
+            (self._groups if kind else self._cache)[(lvl, idx)] = bytes(data)
+        for key in keys:
+            self._cache.setdefault(key, b"")
 
     def put(self, level: int, index: int, data: bytes) -> None:
         self._cache[(level, index)] = data
@@ -84,10 +156,15 @@ class TileReader:
         tile_index, offset = divmod(first, TILE_WIDTH)
         data = self.tile(level, tile_index)
         count = 1 << rest
-        chunk = data[offset * H : (offset + count) * H]
-        if len(chunk) != count * H:
+        if len(data) < (offset + count) * H:
             raise merkle.ProofError(f"tiles do not cover subtree ({height}, {index})")
-        return merkle.root_of([chunk[i : i + H] for i in range(0, len(chunk), H)])
+        if self._inner and count >= GROUP:
+            # Group hashes are those of the tile's own prefix, so any stored width serves.
+            start, n = offset // GROUP, count // GROUP
+            groups = self.groups(level, tile_index)[start * H : (start + n) * H]
+            if len(groups) == n * H:
+                return merkle.root_of(_split(groups))
+        return merkle.root_of(_split(data[offset * H : (offset + count) * H]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +201,27 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK - (1 << 63)})
 
 
+_TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
+_INNER: Table = LedgerTileInner.__table__  # type: ignore[assignment]
+_ENTRIES: Table = LedgerEntryRow.__table__  # type: ignore[assignment]
+# The integrator reads up to ``batch`` bodies per run: on the cursor, not through the ORM.
+_NEXT_ENTRIES = Prepared(
+    select(_ENTRIES.c.seq, _ENTRIES.c.body, _ENTRIES.c.leaf_hash)
+    .where(_ENTRIES.c.seq >= bindparam("old"))
+    .order_by(_ENTRIES.c.seq)
+    .limit(bindparam("batch"))
+)
+
+
 def _write_tiles(session: Session, reader: TileReader, old_size: int, leaves: list[bytes]) -> None:
-    """Append ``leaves`` to the tiles of a tree of ``old_size``, level by level (tlog-tiles)."""
+    """Append ``leaves`` to the tiles of a tree of ``old_size``, level by level (tlog-tiles).
+
+    Each tile row gets its inner row (group hashes) with the same key; a completed tile's root,
+    one hash of the next level, is hashed from its 16 group hashes.
+    """
     level, count, added = 0, old_size, b"".join(leaves)
+    tiles: list[dict[str, object]] = []
+    inner: list[dict[str, object]] = []
     while added:
         start = count // TILE_WIDTH
         existing = reader.tile(level, start)[: (count % TILE_WIDTH) * H]
@@ -136,12 +231,32 @@ def _write_tiles(session: Session, reader: TileReader, old_size: int, leaves: li
             chunk = data[i : i + TILE_WIDTH * H]
             width = len(chunk) // H
             index = start + i // (TILE_WIDTH * H)
-            session.add(LedgerTile(level=level, index=index, width=width, hashes=chunk))
+            groups = group_hashes(chunk)
+            tiles.append({"level": level, "index": index, "width": width, "hashes": chunk})
+            if groups:
+                inner.append({"level": level, "index": index, "width": width, "hashes": groups})
             reader.put(level, index, chunk)
             if width == TILE_WIDTH:
                 # A completed tile's root is one hash of the next tile level (height 8(L+1)).
-                parents.append(merkle.root_of([chunk[j : j + H] for j in range(0, len(chunk), H)]))
+                parents.append(merkle.root_of(_split(groups)))
         level, count, added = level + 1, count // TILE_WIDTH, b"".join(parents)
+    if tiles:
+        session.execute(insert(_TILES), tiles)
+    if inner:
+        session.execute(insert(_INNER), inner)
+
+
+def _verified_leaves(rows: Sequence[Any], old: int) -> list[bytes]:
+    leaves: list[bytes] = []
+    sha256 = hashlib.sha256
+    for i, (seq, body, stored) in enumerate(rows, old):
+        if seq != i:
+            raise CorruptEntry(f"entry sequence gap: expected {i}, found {seq}")
+        computed = sha256(b"\x00" + body.encode()).digest()  # ledger.entry.leaf_hash, inlined
+        if computed != bytes(stored):
+            raise CorruptEntry(f"entry {seq} does not match its stored leaf hash")
+        leaves.append(computed)
+    return leaves
 
 
 def integrate(session: Session, rt: Runtime, *, batch: int = 200_000) -> Signed | None:
@@ -154,24 +269,32 @@ def integrate(session: Session, rt: Runtime, *, batch: int = 200_000) -> Signed 
     _lock(session)
     last = latest(session)
     old = last.size if last else 0
-    rows = session.execute(
-        select(LedgerEntryRow.seq, LedgerEntryRow.body, LedgerEntryRow.leaf_hash)
-        .where(LedgerEntryRow.seq >= old)
-        .order_by(LedgerEntryRow.seq)
-        .limit(batch)
-    ).all()
+    rows = _NEXT_ENTRIES.run(session, {"old": old, "batch": batch})
     if not rows and last is not None:
         return None
-    leaves: list[bytes] = []
-    for i, (seq, body, stored) in enumerate(rows):
-        if seq != old + i:
-            raise CorruptEntry(f"entry sequence gap: expected {old + i}, found {seq}")
-        computed = leaf_hash(body.encode())
-        if computed != bytes(stored):
-            raise CorruptEntry(f"entry {seq} does not match its stored leaf hash")
-        leaves.append(computed)
+    return _extend(session, rt, last, _verified_leaves(rows, old))
+
+
+def unsafe_integrate_leaf_hashes(session: Session, rt: Runtime, leaves: list[bytes]) -> Signed:
+    """Benchmarks only: grow the tree by leaf hashes that have no entry rows, and sign it.
+
+    Builds a tree of millions of leaves in seconds, through the integrator's own tile writing,
+    root, consistency check and signing. Refuses a log that has any entry, so it can never add
+    leaves to a real log (whose ``audit`` would then report them as signed but missing).
+    """
+    _lock(session)
+    if session.execute(select(exists().where(LedgerEntryRow.seq >= 0))).scalar():
+        raise LedgerError("refusing to add bare leaf hashes to a log that has entries")
+    return _extend(session, rt, latest(session), leaves)
+
+
+def _extend(session: Session, rt: Runtime, last: LedgerCheckpoint | None, leaves: list[bytes]) -> Signed:
+    old = last.size if last else 0
     reader = TileReader(session)
-    _write_tiles(session, reader, old, leaves)
+    try:
+        _write_tiles(session, reader, old, leaves)
+    except IntegrityError as exc:  # another integrator wrote these tiles first
+        raise LedgerError("another integrator is running") from exc
     size = old + len(leaves)
     try:
         root = merkle.subtree_hash(0, size, reader.node) if size else merkle.EMPTY_ROOT
