@@ -70,7 +70,8 @@ def my_data(request: Request, rt: RuntimeDep) -> Response:
     except LendShieldError:
         error = gettext_for(request)("Your data cannot be shown right now.")
     else:
-        for name, field in view.fields.items():
+        order = {name: i for i, name in enumerate(rt.catalog.fields)}
+        for name, field in sorted(view.fields.items(), key=lambda kv: order.get(kv[0], len(order))):
             spec = rt.catalog.fields[name]
             rows.append({"label": spec.label_zh if lang == "zh_CN" else spec.label_en, "value": field.value})
     return render(request, "portal/data.html", me=me, page="data", rows=rows, error=error)
