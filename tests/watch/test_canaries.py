@@ -153,3 +153,24 @@ def test_scan_hits_raise_one_alert_per_canary_value_and_source(rt: Runtime) -> N
     with rt.sessions() as session:
         raised_entries = [r for r in ledger_read.after(session, -1, 10_000) if r.action == "watch.alert.raise"]
     assert len(raised_entries) >= 4  # every alert is in the ledger
+
+
+def test_one_alert_per_actor_and_hour_names_every_canary_touched(rt: Runtime, make_actor, clock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tests.watch.conftest import write
+
+    first, second = _plant(rt, 2)
+    snoop = make_actor("customer_service").principal
+    write(rt, snoop.id, [first.subject_id])
+    assert run(rt).alerts_raised == 1
+    clock.advance(timedelta(minutes=20))
+    write(rt, snoop.id, [second.subject_id], action="subject.lookup", decision="match")
+    assert run(rt).alerts_raised == 0  # the same hour: the alert grows
+    (alert,) = alerts(rt, "canary-touch")
+    assert alert.facts["canaries"] == sorted([first.subject_id, second.subject_id])
+    assert alert.facts["actions"] == ["subject.lookup", "subject.read"]
+    assert (alert.measure, alert.trigger_count) == (2, 2)
+    clock.advance(timedelta(hours=1))
+    write(rt, snoop.id, [first.subject_id])
+    assert run(rt).alerts_raised == 1  # the next hour: a new alert

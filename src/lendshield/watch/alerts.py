@@ -58,11 +58,23 @@ class Finding:
         self.measure = max(self.measure, other.measure)
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
-        for k, v in other.facts.items():
-            if isinstance(v, list) and isinstance(self.facts.get(k), list):
-                self.facts[k] = sorted(set(self.facts[k]) | set(v))
-            else:
-                self.facts.setdefault(k, v)
+        self.facts = merge_facts(self.facts, other.facts)
+        if self.rule_id == "canary-touch":
+            self.measure = len(self.facts["canaries"])  # distinct canaries touched in the window
+
+
+def merge_facts(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Lists are united, numbers keep their highest value, anything else its first."""
+    out = dict(old)
+    for k, v in new.items():
+        before = out.get(k)
+        if isinstance(v, list) and isinstance(before, list):
+            out[k] = sorted(set(before) | set(v))
+        elif isinstance(v, int) and isinstance(before, int) and not isinstance(v, bool):
+            out[k] = max(before, v)
+        else:
+            out.setdefault(k, v)
+    return out
 
 
 def merge_findings(findings: list[Finding]) -> list[Finding]:
@@ -143,7 +155,8 @@ def record(session: Session, rt: Runtime, finding: Finding) -> bool:
         return False  # a repeat of an evidence-less finding (a scan hit) in the same window
     _add_evidence(session, row.id, fresh)
     row.trigger_count += len(fresh)
-    row.measure = max(row.measure, finding.measure)
+    row.facts = merge_facts(row.facts, finding.facts)  # a new dict: JSON columns see only assignment
+    row.measure = len(row.facts["canaries"]) if row.rule_id == "canary-touch" else max(row.measure, finding.measure)
     row.first_seen = min(row.first_seen, finding.first_seen)
     row.last_seen = max(row.last_seen, finding.last_seen)
     row.updated_at = now

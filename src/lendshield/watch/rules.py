@@ -55,7 +55,9 @@ def canary_touches(cfg: WatchConfig, new: list[Record], facts: Facts) -> list[Fi
     """Any entry after a canary's registration that concerns it: a read allowed or denied, a
     detokenisation, a lookup match, a correction, an export ... (the path does not matter)."""
     rule = cfg.rules.canary_touch
-    out = []
+    out: list[Finding] = []
+    if not facts.canaries:
+        return out
     for r in new:
         refs = _refs_in(r.details, facts.canaries)
         if r.subject_ref is not None and r.subject_ref in facts.canaries:
@@ -70,7 +72,7 @@ def canary_touches(cfg: WatchConfig, new: list[Record], facts: Facts) -> list[Fi
                 severity=rule.severity,
                 actor=r.actor,
                 window_key=_bucket(r.time, rule.window_minutes),
-                title=f"canary subject touched ({r.action})",
+                title="canary subject touched",
                 measure=len(canary_ids),
                 threshold=1,
                 first_seen=r.time,
