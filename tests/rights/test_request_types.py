@@ -197,3 +197,16 @@ def test_a_portal_call_without_its_csrf_token_and_roles_that_may_not_file(rt: Ru
     s.problem(client.post("/v1/rights/requests", json={"type": "access", "extra": 1}, headers=me.headers), 422)
     s.problem(client.post("/v1/rights/requests", json={"type": "deletion", "params": {"ground": "because"}}, headers=me.headers), 422)
     assert client.get("/v1/rights/requests", headers=me.headers).json() == []
+
+
+def test_filing_twice_with_one_idempotency_key_makes_one_request(rt: Runtime, client: TestClient) -> None:
+    me = s.person(rt)
+    headers = me.headers | {"Idempotency-Key": "portal-form-7f3a"}
+    first = client.post("/v1/rights/requests", json={"type": "report", "text": "a call at night"}, headers=headers)
+    again = client.post("/v1/rights/requests", json={"type": "report", "text": "a call at night"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    other = client.post("/v1/rights/requests", json={"type": "report", "text": "something else"}, headers=headers)
+    s.problem(other, 409, "rights-request-state")
+    assert len(client.get("/v1/rights/requests", headers=me.headers).json()) == 1
+    assert len(s.entries(rt, "rights.file")) == 1

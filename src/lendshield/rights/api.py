@@ -67,8 +67,13 @@ CallerDep = Annotated[Principal, Depends(rights_caller)]
 
 
 @router.post("/requests", status_code=201, response_model=RequestOut)
-def file_request(body: FileIn, rt: RuntimeDep, who: CallerDep) -> RequestOut:
-    """File a request (a borrower about themselves; staff on a person's behalf, then verify by code)."""
+def file_request(
+    body: FileIn, rt: RuntimeDep, who: CallerDep, idempotency_key: Annotated[str | None, Header(max_length=128)] = None
+) -> RequestOut:
+    """File a request (a borrower about themselves; staff on a person's behalf, then verify by code).
+
+    With an ``Idempotency-Key`` header, filing the same request again returns the first one.
+    """
     with unit_of_work(rt) as session:
         view = service.file_request(
             session,
@@ -80,6 +85,7 @@ def file_request(body: FileIn, rt: RuntimeDep, who: CallerDep) -> RequestOut:
             text=body.text,
             new_value=body.new_value,
             jurisdiction=body.jurisdiction,
+            idempotency_key=idempotency_key,
         )
     return RequestOut.of(view)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lendshield.db.base import Base
@@ -31,6 +31,7 @@ class RightsRequestRow(Base):
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint("status <> 'refused' OR refusal_reason IS NOT NULL", name="refusal_has_reason"),
         Index("ix_rights_requests_status_due", "status", "due_on"),
+        UniqueConstraint("filed_by", "idempotency_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -59,6 +60,10 @@ class RightsRequestRow(Base):
     refusal_reason: Mapped[str | None] = mapped_column(String(1000))
     package: Mapped[bytes | None] = mapped_column(LargeBinary)
     package_sha256: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    """The filer's Idempotency-Key: filing again with it returns this request instead of a second one."""
+    body_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """Keyed digest of what was filed under that key (a different body with the same key is refused)."""
 
 
 class VerificationCodeRow(Base):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from lendshield import ledger
 from lendshield.accounts.models import AccountRow
+from lendshield.crypto import constant_time_equal, keyed_digest
 from lendshield.principals import Principal
 from lendshield.rights import params as request_params
 from lendshield.rights.config import RightsRules, rules_for
@@ -40,6 +41,7 @@ log = structlog.get_logger("lendshield.rights")
 OPEN_STATUSES = ("unverified", "open", "in_progress")
 ANSWERED_STATUSES = ("held", "fulfilled", "refused")
 MIN_REASON = 10
+IDEMPOTENCY_SECRET = "rights/idempotency"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ def file_request(
     text: str | None = None,
     new_value: str | None = None,
     jurisdiction: str | None = None,
+    idempotency_key: str | None = None,
 ) -> RequestView:
     """File a request. A borrower files about themselves only (their portal session verifies them);
     staff in ``file_roles`` file on a person's behalf, and the person then proves who they are
@@ -206,6 +209,18 @@ def file_request(
     if code not in r.jurisdictions:
         raise request_params.invalid("jurisdiction", f"must be one of {', '.join(sorted(r.jurisdictions))}")
     clean = request_params.check(session, rt, request_type, subject_id, dict(params or {}), text, new_value)
+    body = [request_type, subject_id, code, clean, text or "", new_value or ""]
+    digest = keyed_digest(rt.keys.secret(IDEMPOTENCY_SECRET), json.dumps(body, ensure_ascii=False, sort_keys=True))
+    if idempotency_key is not None:
+        if not 1 <= len(idempotency_key) <= 128:
+            raise request_params.invalid("Idempotency-Key", "1 to 128 characters")
+        earlier = session.scalar(
+            select(RightsRequestRow).where(RightsRequestRow.filed_by == who.id, RightsRequestRow.idempotency_key == idempotency_key)
+        )
+        if earlier is not None:
+            if earlier.body_digest is None or not constant_time_equal(earlier.body_digest, digest):
+                raise WrongState("this Idempotency-Key was used for a different request")
+            return view_of(earlier)
     now = rt.clock.now()
     deadline = deadline_for(rt, code, request_type, now)
     row = RightsRequestRow(
@@ -225,6 +240,8 @@ def file_request(
         deadline_estimated_years=list(deadline.estimated_years),
         params=clean,
         sealed=None,
+        idempotency_key=idempotency_key,
+        body_digest=digest,
     )
     session.add(row)
     session.flush()

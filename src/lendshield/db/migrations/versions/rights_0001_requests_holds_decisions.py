@@ -63,6 +63,8 @@ def upgrade() -> None:
         sa.Column("refusal_reason", sa.String(length=1000), nullable=True),
         sa.Column("package", sa.LargeBinary(), nullable=True),
         sa.Column("package_sha256", sa.String(length=64), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
+        sa.Column("body_digest", sa.LargeBinary(length=32), nullable=True),
         sa.CheckConstraint("status <> 'refused' OR refusal_reason IS NOT NULL", name=op.f("ck_rights_requests_refusal_has_reason")),
         sa.CheckConstraint(
             "status IN ('unverified', 'open', 'in_progress', 'held', 'fulfilled', 'refused')", name=op.f("ck_rights_requests_status")
@@ -73,6 +75,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["subject_id"], ["subjects.id"], name=op.f("fk_rights_requests_subject_id_subjects")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rights_requests")),
+        sa.UniqueConstraint("filed_by", "idempotency_key", name=op.f("uq_rights_requests_filed_by_idempotency_key")),
     )
     op.create_index("ix_rights_requests_status_due", "rights_requests", ["status", "due_on"], unique=False)
     op.create_index(op.f("ix_rights_requests_subject_id"), "rights_requests", ["subject_id"], unique=False)
