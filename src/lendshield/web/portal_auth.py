@@ -74,6 +74,8 @@ def login(
         return render(request, "portal/login.html", status=429, error=t("Too many attempts; try again later."))
     except LoginFailed:
         return render(request, "portal/login.html", status=401, error=t("The phone number or password is not correct."))
+    except LendShieldError:  # e.g. no number on record to send the code to
+        return render(request, "portal/login.html", status=409, error=t("Sign-in is not possible right now; please contact us."))
     return _code_sent(f"{PATH}/login/code", challenge, rt)
 
 
@@ -196,6 +198,8 @@ def _finish(request: Request, rt: Runtime, flow: str, code: str, password: str, 
         return render(request, "portal/code.html", status=429, flow=flow, error=t("Too many attempts; try again later."))
     except LoginFailed:
         return render(request, "portal/code.html", status=401, flow=flow, error=t("The code is not correct or has expired."))
+    except LendShieldError:
+        return render(request, "portal/code.html", status=409, flow=flow, error=t("Sign-in is not possible right now; please contact us."))
     response = RedirectResponse(f"{PATH}/login?done={'registered' if flow == 'register' else 'reset'}", status_code=303)
     response.delete_cookie(CHALLENGE_COOKIE, path=PATH)
     return response
