@@ -37,7 +37,10 @@ def register(app: typer.Typer) -> None:
         typer.echo(str(result.path))
 
     @app.command("worker")
-    def worker(once: bool = typer.Option(False, help="Run the jobs that are due, then exit.")) -> None:
+    def worker(
+        once: bool = typer.Option(False, help="Run the jobs that are due, then exit."),
+        maintenance: bool = typer.Option(True, help="Start the maintenance schedules (ledger integration, drill age, sweep)."),
+    ) -> None:
         """Run background jobs from the database queue (start as many workers as you like)."""
         from datetime import timedelta
 
@@ -46,9 +49,11 @@ def register(app: typer.Typer) -> None:
 
         rt = context.runtime()
         queue.load_handler_modules([*ops_jobs.BUILTIN_JOB_MODULES, *rt.settings.job_modules])
-        with rt.sessions() as session:
-            started = ops_jobs.ensure_maintenance(session, rt)
-            session.commit()
+        started: list[str] = []
+        if maintenance:
+            with rt.sessions() as session:
+                started = ops_jobs.ensure_maintenance(session, rt)
+                session.commit()
         if started:
             typer.echo(f"started schedules: {', '.join(started)}")
         ran = queue.work(rt, once=once, lease=timedelta(seconds=rt.settings.job_lease_s))
