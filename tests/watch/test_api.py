@@ -69,6 +69,7 @@ def test_filters_and_cursor_pages(rt: Runtime, client: TestClient, make_actor, c
     assert len(ids(rule="repeated-denials")) == 4
     (export,) = ids(severity="high")
     assert ids(rule="bulk-export") == [export]
+    assert ids(actor=exporter.id) == [export]
     assert ids(status="resolved") == []
     first = client.get("/v1/watch/alerts", params={"limit": 2}, headers=po).json()
     assert len(first["items"]) == 2

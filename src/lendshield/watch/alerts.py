@@ -195,6 +195,7 @@ def list_alerts(
     status: str | None = None,
     severity: str | None = None,
     rule: str | None = None,
+    actor: str | None = None,
     before_id: int | None = None,
     limit: int = 50,
 ) -> list[AlertRow]:
@@ -207,6 +208,8 @@ def list_alerts(
         query = query.where(AlertRow.severity == severity)
     if rule is not None:
         query = query.where(AlertRow.rule_id == rule)
+    if actor is not None:
+        query = query.where(AlertRow.actor == actor)
     if before_id is not None:
         query = query.where(AlertRow.id < before_id)
     return list(session.scalars(query))

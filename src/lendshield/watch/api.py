@@ -49,12 +49,15 @@ def list_alerts(
     status: schemas.Status | None = None,
     severity: schemas.Severity | None = None,
     rule: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9-]*$")] = None,
+    actor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9:._-]+$")] = None,
     cursor: Annotated[str | None, Query(max_length=10)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> schemas.AlertPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     with unit_of_work(rt) as session:
-        rows = alerts.list_alerts(session, who, status=status, severity=severity, rule=rule, before_id=_cursor(cursor), limit=limit)
+        rows = alerts.list_alerts(
+            session, who, status=status, severity=severity, rule=rule, actor=actor, before_id=_cursor(cursor), limit=limit
+        )
         items = [_out(r) for r in rows]
     return schemas.AlertPage(items=items, next_cursor=str(items[-1].id) if len(items) == limit else None)
 
