@@ -50,7 +50,7 @@ def list_alerts(
     severity: schemas.Severity | None = None,
     rule: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9-]*$")] = None,
     actor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9:._-]+$")] = None,
-    cursor: Annotated[str | None, Query(max_length=10)] = None,
+    cursor: Annotated[str | None, Query(max_length=10, pattern=r"^[0-9]{1,10}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> schemas.AlertPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
