@@ -41,15 +41,21 @@ class RunResult:
     cursor: int
 
 
-def _lock_cursor(session: Session, rt: Runtime) -> int:
+def _lock_cursor(session: Session, rt: Runtime) -> int | None:
+    """Lock the cursor row and return it; None when another run holds it (PostgreSQL).
+
+    Several web processes tick every few seconds: a process that finds the watch busy skips its
+    tick instead of queueing behind the other. SQLite's ``BEGIN IMMEDIATE`` already serialises.
+    """
     dialect = session.get_bind().dialect.name
     values = {"id": _CURSOR_ID, "last_seq": -1, "updated_at": rt.clock.now()}
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(WatchCursorRow).values(**values).on_conflict_do_nothing(index_elements=["id"]))
     query = select(WatchCursorRow.last_seq).where(WatchCursorRow.id == _CURSOR_ID)
     if dialect == "postgresql":
-        query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already holds the write lock
-    return int(session.execute(query).scalar_one())
+        query = query.with_for_update(skip_locked=True)
+    value = session.execute(query).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 def cursor(session: Session) -> int:
@@ -179,6 +185,8 @@ def evaluate(
 def run_batch(session: Session, rt: Runtime, cfg: WatchConfig, history: History | None = None) -> tuple[int, int]:
     """One batch in the caller's transaction: (entries processed, alerts raised)."""
     after = _lock_cursor(session, rt)
+    if after is None:
+        return 0, 0  # another run is at work; it will process these entries
     batch = ledger_read.after(session, after, cfg.batch_size)
     if not batch:
         return 0, 0
