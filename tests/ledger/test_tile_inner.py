@@ -85,3 +85,12 @@ def test_bare_leaf_hashes_are_refused_on_a_log_with_entries(rt: Runtime) -> None
         tree.unsafe_integrate_leaf_hashes(s, rt, [leaf(0)])
     with rt.sessions() as s:
         assert s.execute(select(LedgerTile)).first() is None
+
+
+def test_packed_root_equals_the_rfc_root() -> None:
+    for count in (1, 2, 4, 16, 128, 256):
+        hashes = [leaf(i) for i in range(count)]
+        assert merkle.root_of_packed(b"".join(hashes)) == merkle.root_of(hashes)
+    for bad in (b"", bytes(32 * 3), bytes(33)):
+        with pytest.raises(merkle.ProofError):
+            merkle.root_of_packed(bad)

@@ -32,14 +32,10 @@ LOG_KEY_NAME = "ledger"
 _PG_LOCK = 0x4C534C4544474552
 
 
-def _split(data: bytes) -> list[bytes]:
-    return [data[i : i + H] for i in range(0, len(data), H)]
-
-
 def group_hashes(data: bytes) -> bytes:
     """The inner nodes kept for a tile: the hash of each complete group of GROUP hashes."""
     step = GROUP * H
-    return b"".join(merkle.root_of(_split(data[i : i + step])) for i in range(0, len(data) - step + 1, step))
+    return b"".join([merkle.root_of_packed(data[i : i + step]) for i in range(0, len(data) - step + 1, step)])
 
 
 _TILE_QUERIES: dict[tuple[tuple[int, ...], bool], Prepared] = {}
@@ -163,8 +159,8 @@ class TileReader:
             start, n = offset // GROUP, count // GROUP
             groups = self.groups(level, tile_index)[start * H : (start + n) * H]
             if len(groups) == n * H:
-                return merkle.root_of(_split(groups))
-        return merkle.root_of(_split(data[offset * H : (offset + count) * H]))
+                return merkle.root_of_packed(groups)
+        return merkle.root_of_packed(data[offset * H : (offset + count) * H])
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +234,7 @@ def _write_tiles(session: Session, reader: TileReader, old_size: int, leaves: li
             reader.put(level, index, chunk)
             if width == TILE_WIDTH:
                 # A completed tile's root is one hash of the next tile level (height 8(L+1)).
-                parents.append(merkle.root_of(_split(groups)))
+                parents.append(merkle.root_of_packed(groups))
         level, count, added = level + 1, count // TILE_WIDTH, b"".join(parents)
     if tiles:
         session.execute(insert(_TILES), tiles)
@@ -247,15 +243,19 @@ def _write_tiles(session: Session, reader: TileReader, old_size: int, leaves: li
 
 
 def _verified_leaves(rows: Sequence[Any], old: int) -> list[bytes]:
-    leaves: list[bytes] = []
+    """The leaf hashes of ``rows`` (seq, body, stored leaf hash), recomputed from the bodies.
+
+    Raises CorruptEntry at the first sequence gap or body that no longer matches its leaf hash.
+    """
     sha256 = hashlib.sha256
-    for i, (seq, body, stored) in enumerate(rows, old):
-        if seq != i:
-            raise CorruptEntry(f"entry sequence gap: expected {i}, found {seq}")
-        computed = sha256(b"\x00" + body.encode()).digest()  # ledger.entry.leaf_hash, inlined
-        if computed != bytes(stored):
-            raise CorruptEntry(f"entry {seq} does not match its stored leaf hash")
-        leaves.append(computed)
+    leaves = [sha256(b"\x00" + body.encode()).digest() for _seq, body, _stored in rows]  # entry.leaf_hash
+    # Sequence numbers are a unique key read in order: no gap iff the last is where it must be.
+    if (rows and (rows[0][0] != old or rows[-1][0] != old + len(rows) - 1)) or leaves != [r[2] for r in rows]:
+        for i, (seq, _body, stored) in enumerate(rows, old):
+            if seq != i:
+                raise CorruptEntry(f"entry sequence gap: expected {i}, found {seq}")
+            if leaves[i - old] != bytes(stored):
+                raise CorruptEntry(f"entry {seq} does not match its stored leaf hash")
     return leaves
 
 
