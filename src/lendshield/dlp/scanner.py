@@ -75,9 +75,9 @@ class Scanner:
     def __init__(self, config: DlpConfig | None = None, *, engine: str | Engine = "auto", clock: Clock | None = None) -> None:
         self.config = config or default_config()
         self.engine = make_engine(engine) if isinstance(engine, str) else engine
-        specs = pattern_specs()
-        self._types = [s.types for s in specs]
         self._today: date = (clock or SystemClock()).now().date()
+        checkers = {kind: _checker(kind, self._today) for kind in self.config.types}
+        self._checkers = [[(kind, checkers[kind]) for kind in spec.types] for spec in pattern_specs()]
         self._window = self.config.context_window
         self._rules = self.config.types
         self._boosted = {kind: round(min(1.0, rule.base + rule.boost), 3) for kind, rule in self._rules.items()}
@@ -139,36 +139,40 @@ class Scanner:
         return findings
 
     def _readings(self, text: str, limit: int, utf8: bytes | None) -> list[_Reading]:
-        types = self._types
-        today = self._today
+        checkers = self._checkers
         readings: list[_Reading] = []
         for index, start, end in self.engine.candidates(text, utf8):
             if end > limit:
                 continue
             value = text[start:end]
-            for kind in types[index]:
-                normalized = _check(kind, value, text, start, end, today)
+            for kind, check in checkers[index]:
+                normalized = check(value, text, start, end)
                 if normalized is not None:
                     readings.append((kind, start, end, normalized))
                     break
         return _resolve(readings)
 
 
-def _check(kind: PiiType, value: str, text: str, start: int, end: int, today: date) -> str | None:
+Check = Callable[[str, str, int, int], "str | None"]
+
+
+def _checker(kind: PiiType, today: date) -> Check:
+    """The check of one type, as ``(value, text, start, end) -> canonical value or None``."""
     simple = _SIMPLE_CHECKS.get(kind)
     if simple is not None:
-        return simple(value)
+        return lambda value, _text, _start, _end: simple(value)
     if kind == "resident_id":
-        return checks.resident_id(value, today)
-    before = text[start - 1] if start > 0 else ""
-    after = text[end] if end < len(text) else ""
-    if kind == "ipv4":
-        return checks.ipv4(value, before, after)
-    if kind == "ipv6":
-        return checks.ipv6(value, before, after)
+        return lambda value, _text, _start, _end: checks.resident_id(value, today)
+    if kind in ("ipv4", "ipv6"):
+        near = checks.ipv4 if kind == "ipv4" else checks.ipv6
+
+        def with_neighbours(value: str, text: str, start: int, end: int) -> str | None:
+            return near(value, text[start - 1] if start > 0 else "", text[end] if end < len(text) else "")
+
+        return with_neighbours
     if kind == "passport":
-        return value.upper()
-    return value  # address, person_name: the pattern with its gazetteer or context is the check
+        return lambda value, _text, _start, _end: value.upper()
+    return lambda value, _text, _start, _end: value  # address, person_name: the pattern is the check
 
 
 _SIMPLE_CHECKS: dict[str, Callable[[str], str | None]] = {
