@@ -68,22 +68,36 @@ def test_a_correction_with_an_invalid_value_changes_nothing(rt: Runtime, client:
     assert client.get("/v1/rights/requests", headers=me.headers).json() == []
 
 
-def test_withdrawal_of_consent(rt: Runtime, client: TestClient, make_actor: Any) -> None:
+def test_withdrawal_of_consent_from_the_portal_takes_effect_at_once(rt: Runtime, client: TestClient) -> None:
     me = s.person(rt)
     gs.give(rt, me.subject_id, "marketing")
-    officer = make_actor("protection_officer")
     # Art. 13: processing on a contract or legal duty cannot be "withdrawn".
-    s.problem(
-        client.post("/v1/rights/requests", json={"type": "withdrawal", "params": {"purposes": ["loan_servicing"]}}, headers=me.headers), 422
+    refused = client.post(
+        "/v1/rights/requests", json={"type": "withdrawal", "params": {"purposes": ["loan_servicing"]}}, headers=me.headers
     )
-    req = s.file(client, me.headers, "withdrawal", params={"purposes": ["marketing", "testimonials"]})
-    done = client.post(f"/v1/rights/requests/{req['id']}/fulfil", json={}, headers=officer.headers).json()
+    s.problem(refused, 422)
+    # Art. 15: as easy as consenting, effective at once.
+    done = s.file(client, me.headers, "withdrawal", params={"purposes": ["marketing", "testimonials"]})
     assert done["status"] == "fulfilled"
     assert "consent withdrawn for marketing" in done["outcome"]
     assert "no consent was on record for testimonials" in done["outcome"]
     with rt.sessions() as session:
-        states = {c.purpose: c.action for c in consent.states(session, rt, gs.OFFICER, me.subject_id)}
-    assert states["marketing"] == "withdraw"
+        states = {c.purpose: (c.action, c.channel) for c in consent.states(session, rt, gs.OFFICER, me.subject_id)}
+    assert states["marketing"] == ("withdraw", "web")
+
+
+def test_withdrawal_filed_by_staff_waits_for_the_code_and_the_officer(rt: Runtime, client: TestClient, make_actor: Any) -> None:
+    sid = gs.borrower(rt)
+    gs.give(rt, sid, "marketing")
+    clerk, officer = make_actor("customer_service"), make_actor("protection_officer")
+    req = s.file(client, clerk.headers, "withdrawal", subject_id=sid, params={"purposes": ["marketing"]})
+    assert req["status"] == "unverified"
+    _verify_by_code(client, rt, clerk.headers, req)
+    done = client.post(f"/v1/rights/requests/{req['id']}/fulfil", json={}, headers=officer.headers).json()
+    assert done["status"] == "fulfilled"
+    with rt.sessions() as session:
+        states = {c.purpose: (c.action, c.channel) for c in consent.states(session, rt, gs.OFFICER, sid)}
+    assert states["marketing"] == ("withdraw", "staff")
 
 
 def test_restriction_limits_the_data_to_storage_and_blocks_collection(rt: Runtime, client: TestClient, make_actor: Any) -> None:

@@ -118,7 +118,8 @@ def _deletion(session: Session, rt: Runtime, who: Principal, row: RightsRequestR
     svc.record(session, rt, who, "rights.fulfil", row, decision="deleted", details={"erased": len(erased), "ground": ground})
 
 
-def _withdrawal(session: Session, rt: Runtime, who: Principal, row: RightsRequestRow) -> None:
+def withdraw(session: Session, rt: Runtime, who: Principal, row: RightsRequestRow) -> None:
+    """Record a withdrawal per purpose (the person's own portal principal may, PIPL Art. 15)."""
     done, nothing = [], []
     for purpose in row.params["purposes"]:
         try:
@@ -170,7 +171,7 @@ def fulfil(session: Session, rt: Runtime, who: Principal, request_id: str, *, ou
     elif row.type == "deletion":
         _deletion(session, rt, who, row, outcome)
     elif row.type == "withdrawal":
-        _withdrawal(session, rt, who, row)
+        withdraw(session, rt, who, row)
     elif row.type == "restriction":
         ends = row.params.get("ends_on")
         ends_on = dt.date.fromisoformat(ends) if ends else None

@@ -259,6 +259,11 @@ def file_request(
     )
     if deadline.estimated_years:
         warn_missing_calendar(session, rt, row, deadline.estimated_years)
+    if request_type == "withdrawal" and channel == "portal":
+        # PIPL Art. 15: withdrawing is as easy as consenting, and takes effect at once.
+        from lendshield.rights.flows import withdraw
+
+        withdraw(session, rt, who, row)
     if request_type == "report":
         # MISSION R8: a suspected leak or abuse goes straight to the protection officer's alerts.
         category = clean["category"]
