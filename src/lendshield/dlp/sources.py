@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, NamedTuple, Protocol
 
 from lendshield.dlp.patterns import MAX_MATCH_CHARS
 from lendshield.dlp.scanner import Finding, Scanner
@@ -53,8 +53,7 @@ def kind_of(path: Path) -> InputKind:
     return _SUFFIXES.get(path.suffix.lower(), "text")
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
+class Located(NamedTuple):
     """A finding with where it is: line and column for text, a field or cell for structures."""
 
     finding: Finding
