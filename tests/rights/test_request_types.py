@@ -115,6 +115,17 @@ def test_restriction_limits_the_data_to_storage_and_blocks_collection(rt: Runtim
         assert holds.restriction_for(session, rt, me.subject_id, "rights_request") is None
         blockers = open_request_blockers(session, me.subject_id, today=rt.clock.now().date())
     assert blockers == ["the data is restricted to storage only by a restriction the person asked for until 2027-06-30"]
+    (hold,) = client.get("/v1/rights/holds", params={"subject_id": me.subject_id}, headers=officer.headers).json()
+    assert hold["kind"] == "restriction"
+    s.problem(client.get("/v1/rights/holds", params={"subject_id": me.subject_id}, headers=me.headers), 403)
+    s.problem(client.post(f"/v1/rights/holds/{hold['id']}/lift", json={"reason": "short"}, headers=officer.headers), 422)
+    lifted = client.post(
+        f"/v1/rights/holds/{hold['id']}/lift", json={"reason": "the person lifted the restriction by phone"}, headers=officer.headers
+    )
+    assert lifted.json()["lifted"] is True
+    with rt.sessions() as session:
+        assert holds.restriction_for(session, rt, me.subject_id, "collection") is None
+        assert open_request_blockers(session, me.subject_id, today=rt.clock.now().date()) == []
 
 
 def test_explanation_of_an_automated_decision_and_human_review(rt: Runtime, client: TestClient, make_actor: Any) -> None:
