@@ -103,3 +103,22 @@ def test_shipped_rules_load_with_15_days_by_default() -> None:
 def test_working_days_between_counts_both_ways() -> None:
     assert CN.working_days_between(D(2026, 2, 13), D(2026, 2, 24)) == 2
     assert CN.working_days_between(D(2026, 2, 24), D(2026, 2, 13)) == -2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("      default: 15\n", "      default: 0\n", "working_days.default must be an integer >= 1"),
+        ("      report: 10 ", "      refund: 10 ", "refund: not a request type"),
+        ("    calendar: cn\n", "    calendar: lunar\n", "calendar must be one of cn, weekdays"),
+        ("default_jurisdiction: CN", "default_jurisdiction: HK", "default_jurisdiction"),
+        ("  code_digits: 6", "  code_digits: four", "code_digits"),
+    ],
+)
+def test_a_bad_rules_file_names_the_key(tmp_path: Path, old: str, new: str, message: str) -> None:
+    shipped = Path(__file__).parents[2] / "src" / "lendshield" / "policies" / "rights.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "rights.yaml").write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(RightsRulesInvalid, match=message):
+        load_rules(tmp_path)
