@@ -413,6 +413,8 @@ def bench_backend(backend: str, workers: int, args: argparse.Namespace) -> list[
         url, token, ids, cleanup = prepare(backend, data, args)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("LENDSHIELD_")}
         env = base_env | {"LENDSHIELD_DATA_DIR": str(data), "LENDSHIELD_DATABASE_URL": url, "LENDSHIELD_LOG_LEVEL": "WARNING"}
+        if args.no_jobs:
+            env["LENDSHIELD_JOBS_ENABLED"] = "false"
         try:
             proc, port = start("lendshield.web.app:app_from_env", env, workers)
             try:
@@ -490,6 +492,7 @@ def main() -> None:
         help="a PostgreSQL server where a scratch database may be created (env LENDSHIELD_BENCH_DATABASE_URL)",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the no-gate limit")
+    parser.add_argument("--no-jobs", action="store_true", help="API processes without their in-process jobs (integrator, watch)")
     parser.add_argument("--record", action="store_true", help="append the figures to docs/benchmarks.md")
     parser.add_argument("--profile", action="store_true", help="profile one SQLite server process under the read load")
     parser.add_argument("--load", help=argparse.SUPPRESS)
