@@ -20,8 +20,11 @@ def _ids(prefix: str, n: int) -> list[str]:
 
 def test_subjects_per_hour_fires_above_the_role_norm_and_not_at_it(rt: Runtime, make_actor, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     agent = make_actor("customer_service").principal  # norm 120 distinct people an hour
-    seqs = write(rt, agent.id, _ids("p", 120))
+    seqs = write(rt, agent.id, _ids("p", 60))
+    seqs += write(rt, agent.id, _ids("p", 120)[60:], action="subject.console")  # any path through the gate is a read
     write(rt, agent.id, ["p-00000"] * 30)  # the same person again is not another person
+    write(rt, agent.id, _ids("x", 300), action="subject.export")  # an export's people: the bulk-export rule's
+    write(rt, agent.id, _ids("y", 300), action="subject.create")  # writing is not reading
     clock.advance(timedelta(minutes=59))
     run(rt)
     assert alerts(rt, "subjects-per-hour") == []

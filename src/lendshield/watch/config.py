@@ -123,7 +123,17 @@ class WatchConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
     batch_size: Annotated[int, Field(ge=10, le=100_000)] = 2000
-    read_actions: Patterns = Field(default_factory=lambda: ["subject.read", "subject.detokenize", "subject.tokenize", "subject.lookup"])
+    read_actions: Patterns = Field(default_factory=lambda: ["subject.*"])
+    not_read_actions: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=lambda: [
+            "subject.create",
+            "subject.correct",
+            "subject.shred",
+            "subject.credential_check",
+            "subject.export",
+            "subject.provision",
+        ]
+    )
     count_denied_reads: bool = True
     ignore_actors: list[str] = Field(default_factory=lambda: ["system"])
     rules: Rules = Rules()
@@ -142,7 +152,7 @@ class WatchConfig(_Strict):
         return ZoneInfo(self.timezone)
 
     def is_read(self, action: str) -> bool:
-        return matches(action, self.read_actions)
+        return matches(action, self.read_actions) and not matches(action, self.not_read_actions)
 
 
 def matches(action: str, patterns: list[str]) -> bool:
