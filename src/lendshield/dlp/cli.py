@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
         input_kind: str | None = typer.Option(None, "--as", help="Treat the input as text, csv, tsv, json, jsonl or xlsx."),
         min_confidence: float | None = typer.Option(None, "--min-confidence", min=0.0, max=1.0, help="Override dlp.yaml."),
         engine: str = typer.Option("auto", help="auto, hyperscan or re."),
-        purpose: str = typer.Option("dlp_redaction", help="Purpose recorded for vault look-ups (token mode)."),
+        purpose: str | None = typer.Option(None, help="Purpose of the vault look-ups (token mode), one the principal's role has."),
         principal: str | None = typer.Option(None, "--as-principal", help="Principal name for vault look-ups (token mode)."),
     ) -> None:
         """Copy a file with its personal data redacted, keeping its format (CSV, JSON, XLSX, text)."""

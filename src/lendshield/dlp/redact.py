@@ -27,6 +27,7 @@ from lendshield.dlp.errors import RedactionFailed
 from lendshield.dlp.masking import mask_value
 from lendshield.dlp.patterns import MAX_MATCH_CHARS
 from lendshield.dlp.scanner import Finding, Scanner
+from lendshield.errors import LendShieldError
 
 if TYPE_CHECKING:
     from lendshield.runtime import Runtime
@@ -293,7 +294,7 @@ def redact_path(
     kind: sources.InputKind | None,
     config: DlpConfig,
     engine: str = "auto",
-    purpose: str = "dlp_redaction",
+    purpose: str | None = None,
     principal: str | None = None,
     runtime: Runtime | None = None,
 ) -> RedactStats:
@@ -357,7 +358,7 @@ def _redact_stream(source: str, tmp: Path | None, kind: sources.InputKind, scann
 
 
 @contextmanager
-def _replacer(mode: Mode, stats: RedactStats, purpose: str, principal: str | None, runtime: Runtime | None) -> Iterator[Replace]:
+def _replacer(mode: Mode, stats: RedactStats, purpose: str | None, principal: str | None, runtime: Runtime | None) -> Iterator[Replace]:
     if mode == "mask":
         yield masker
         return
@@ -379,7 +380,7 @@ def _cli_runtime() -> Runtime:
 
 
 @contextmanager
-def _vault_tokens(rt: Runtime, stats: RedactStats, purpose: str, principal: str | None) -> Iterator[Replace]:
+def _vault_tokens(rt: Runtime, stats: RedactStats, purpose: str | None, principal: str | None) -> Iterator[Replace]:
     """Tokens through the gate: every look-up and tokenisation is decided and written to the ledger."""
     from sqlalchemy import select
 
@@ -387,8 +388,8 @@ def _vault_tokens(rt: Runtime, stats: RedactStats, purpose: str, principal: str 
     from lendshield.principals.models import PrincipalRow
     from lendshield.subjects import service as subjects
 
-    if not principal:
-        raise RedactionFailed("token mode needs --as-principal NAME: vault look-ups are made as someone, for a purpose")
+    if not principal or not purpose:
+        raise RedactionFailed("token mode needs --as-principal NAME and --purpose P: vault look-ups are made as someone, for a purpose")
     session = rt.sessions()
     try:
         pid = session.scalar(select(PrincipalRow.id).where(PrincipalRow.name == principal))
@@ -416,6 +417,13 @@ def _vault_tokens(rt: Runtime, stats: RedactStats, purpose: str, principal: str 
 
         yield replace
         session.commit()  # the look-ups, tokens and their ledger entries, together
+    except LendShieldError as exc:
+        # A refused look-up is itself on the record (a RecordedRefusal): keep its ledger entry.
+        if getattr(exc, "keep_effects", False):
+            session.commit()
+        else:
+            session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise
