@@ -31,6 +31,8 @@ _LUHN_DOUBLE = str.maketrans("0123456789", "0246813579")
 # Issuer identification number prefixes of cards issued in or used from mainland China:
 # UnionPay 62 and 81, Visa 4, Mastercard 51-55 and 2221-2720, JCB 3528-3589, Discover 6011/644-649/65,
 # and the domestic 60 ranges some banks kept from before UnionPay.
+_USCC_KINDS = {"1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "1239", "8": "19", "9": "123"}
+_USCC_KINDS |= {"A": "19", "N": "1239", "Y": "1"}
 # Organisations registered at national level carry 100000.
 _USCC_DIVISIONS = PROVINCE_CODES | {"10"}
 _CARD_PREFIX_2 = frozenset({"62", "81", "60", "65", "51", "52", "53", "54", "55"})
@@ -89,6 +91,10 @@ def bank_card(value: str) -> str | None:
 def uscc(value: str) -> str | None:
     """GB 32100-2015 unified social credit code (python-stdnum checks the MOD 31 digit)."""
     code = value.upper()
+    # GB 32100-2015 4.1: the registering authority (1-9, A, N, Y) and the kinds of body it may
+    # register; a code starting 20... or 11... as order numbers and IDs do is neither.
+    if code[1] not in _USCC_KINDS.get(code[0], ""):
+        return None
     # Characters 3-8 are the registering authority's GB/T 2260 division code: a cheap test that
     # turns away most 18-digit strings (resident IDs, cards) before the MOD 31 check.
     if code[2:4] not in _USCC_DIVISIONS:

@@ -24,7 +24,8 @@ _PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋
 _PLATE_CHAR = "A-HJ-NP-Z0-9"
 _ROAD = "(?:大道|大街|胡同|路|街|巷|弄|道)"
 _UNIT = r"(?:\d{1,5}(?:号楼|栋|幢|单元|层|室|楼|号))*"
-_NAME_CONTEXT = "紧急联系人|联系人|借款人|担保人|申请人|债务人|被催收人|持卡人|开户名|收件人|收货人|客户|户名|姓名|配偶|本人"
+# Words after which a name follows; not 客户 or 本人, which are followed by nouns as often.
+_NAME_CONTEXT = "紧急联系人|联系人|借款人|担保人|申请人|债务人|被催收人|持卡人|开户名|收件人|收货人|客户姓名|姓名|配偶"
 # What may follow a name: anything not a Chinese character, or a word that starts a new item.
 _NAME_END = f"(?:[^{CJK}]|先生|女士|小姐|同志|电话|手机|身份|证件|住址|地址|住在|现住|的|于|在|已|欠|借|逾期|申请|名下|性别|年龄)"
 _ADDRESS_CONTEXT = "家庭住址|现住址|户籍地址|单位地址|通讯地址|收货地址|居住地址|住址|地址|居住地|户籍地"
@@ -87,7 +88,7 @@ def pattern_specs() -> tuple[PatternSpec, ...]:
         PatternSpec("resident_id_spaced", ("resident_id",), r"\b\d{6}[ -]\d{8}[ -]\d{3}[\dXx]\b", 20, exact=True),
         PatternSpec("card", ("bank_card",), r"\b(?:\d{16,17}|\d{19})\b", 19, exact=True),
         PatternSpec("card_spaced", ("bank_card",), r"\b\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?\b", 23, exact=True),
-        PatternSpec("uscc", ("uscc",), r"\b[159Y][0-9A-HJ-NPQRTUWXY]\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 18, exact=True),
+        PatternSpec("uscc", ("uscc",), r"\b[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 18, exact=True),
         PatternSpec("mobile", ("mobile",), r"(?:\+86[ -]?|\b0086[ -]?|\b86[ -]?|\b)1[3-9]\d(?:[ -]?\d{4}){2}\b", 19, exact=True),
         PatternSpec("landline", ("landline",), r"(?:\(0\d{2,3}\)|\b0\d{2,3})[ -]?\d{7,8}\b", 16, exact=True),
         PatternSpec(
