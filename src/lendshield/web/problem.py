@@ -143,6 +143,9 @@ def _document_operation(operation: dict[str, Any]) -> None:
         else:
             operation.pop("parameters")
     responses = operation.setdefault("responses", {})
+    for status, declared in responses.items():
+        if status.startswith("5") and "content" not in declared:  # a route's own 5xx (503 from /readyz)
+            declared["content"] = _problem_response("")["content"]
     for status, description in _ERROR_STATUSES.items():
         # FastAPI documents its own 422 as application/json; ours is problem+json.
         responses[status] = _problem_response(description)
