@@ -21,20 +21,17 @@ from lendshield.runtime import Runtime
 from tests.rights import support as s
 
 
-def test_filed_before_the_spring_festival(rt: Runtime, client: TestClient, clock: FrozenClock) -> None:
+def test_filed_before_the_spring_festival_on_the_local_date(rt: Runtime, client: TestClient, clock: FrozenClock) -> None:
     clock.set(datetime(2026, 2, 10, 2, 0, tzinfo=UTC))  # Tue 10 Feb, 10:00 in Beijing
     me = s.person(rt)
     req = s.file(client, me.headers, "access")
     assert req["due_on"] == "2026-03-09"
     assert req["deadline_estimated"] is False
     assert req["deadline_note"] is None
-
-
-def test_receipt_is_the_local_date_in_beijing(rt: Runtime, client: TestClient, clock: FrozenClock) -> None:
     # 17:00 UTC on Fri 13 Feb is already Sat 14 Feb in Beijing, the day of receipt: day 1 is Tue 24
     # Feb, day 5 Sat 28 Feb (worked), day 10 Fri 6 Mar. Counting from the UTC date would give 5 Mar.
     clock.set(datetime(2026, 2, 13, 17, 0, tzinfo=UTC))
-    me = s.person(rt)
+    me = s.person(rt, mobile="13987654321")  # a fresh session: the first one has gone idle
     assert s.file(client, me.headers, "report", text="my number was sold")["due_on"] == "2026-03-06"
 
 
