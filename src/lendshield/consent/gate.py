@@ -6,8 +6,9 @@ Kept free of the subjects service so that ``subjects.service.read_fields`` can c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lendshield.catalog import Catalog
@@ -34,6 +35,22 @@ def _deny(rule: str, reason: str) -> Decision:
     return Decision(Effect.DENY, rule, reason)
 
 
+def _decisions(session: Session, subject_id: str, purpose: str) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
+    """kind -> (action, the notice's purpose fields) of the latest decision of each kind, in one
+    statement (the same rows ``latest`` finds, for every kind at once, from the consent index)."""
+    newest = (
+        select(func.max(ConsentRow.id))
+        .where(ConsentRow.subject_id == subject_id, ConsentRow.purpose == purpose, ConsentRow.action != "prompt")
+        .group_by(ConsentRow.kind)
+    )
+    rows = session.execute(
+        select(ConsentRow.kind, ConsentRow.action, ConsentRow.notice_version, NoticeRow.purpose_fields)
+        .outerjoin(NoticeRow, NoticeRow.version == ConsentRow.notice_version)
+        .where(ConsentRow.id.in_(newest.scalar_subquery()))
+    )
+    return {kind: (action, version, fields) for kind, action, version, fields in rows}
+
+
 def denials(session: Session, catalog: Catalog, purpose: Purpose, subject_id: str, names: Iterable[str]) -> Mapping[str, Decision]:
     """Fields the legal basis does not cover, each with the consent rule that denies it.
 
@@ -43,36 +60,34 @@ def denials(session: Session, catalog: Catalog, purpose: Purpose, subject_id: st
     wanted = list(names)
     if not wanted or not purpose.needs_consent:
         return {}
-    grant = latest(session, subject_id, purpose.id, "purpose")
-    if grant is None or grant.action != "grant":
+    state = _decisions(session, subject_id, purpose.id)
+    grant = state.get("purpose")
+    if grant is None or grant[0] != "grant":
         # Art. 15: a withdrawal stops future processing at once; a refusal means no consent.
-        state = "withdrawn" if grant is not None and grant.action == "withdraw" else ("refused" if grant else "missing")
-        d = _deny(f"consent-{state}:{purpose.id}", f"no consent for '{purpose.id}' ({state}; PIPL Arts. 13, 14, 15)")
+        why = "withdrawn" if grant is not None and grant[0] == "withdraw" else ("refused" if grant else "missing")
+        d = _deny(f"consent-{why}:{purpose.id}", f"no consent for '{purpose.id}' ({why}; PIPL Arts. 13, 14, 15)")
         return dict.fromkeys(wanted, d)
-    notice = session.get(NoticeRow, grant.notice_version)
-    told = set(notice.purpose_fields.get(purpose.id, [])) if notice is not None else set()
+    _action, notice_version, notice_fields = grant
+    told = set(notice_fields.get(purpose.id, [])) if notice_fields is not None else set()
     out: dict[str, Decision] = {}
-    separate_missing = [k for k in sorted(purpose.separate) if not _granted(session, subject_id, purpose.id, k)]
-    sensitive_ok: bool | None = None  # looked up once, only if a sensitive field is asked for
+
+    def granted(kind: str) -> bool:
+        found = state.get(kind)
+        return found is not None and found[0] == "grant"
+
+    separate_missing = [k for k in sorted(purpose.separate) if not granted(k)]
     for name in wanted:
         if name not in told:
             # Art. 14: a change in what is processed needs consent again; the old notice did not tell of this field.
             out[name] = _deny(
                 f"consent-stale-notice:{purpose.id}",
-                f"the consent was given to notice {grant.notice_version}, which did not include this field (PIPL Art. 14)",
+                f"the consent was given to notice {notice_version}, which did not include this field (PIPL Art. 14)",
             )
         elif separate_missing:
             kind = separate_missing[0]
             out[name] = _deny(f"separate-consent-missing:{kind}", f"needs the separate '{kind}' consent (PIPL Arts. 23, 25, 39)")
         elif catalog.fields[name].sensitive:
-            if sensitive_ok is None:
-                sensitive_ok = _granted(session, subject_id, purpose.id, "sensitive")
-            if sensitive_ok:
+            if granted("sensitive"):
                 continue
             out[name] = _deny("separate-consent-missing:sensitive", "a sensitive field needs its own separate consent (PIPL Art. 29)")
     return out
-
-
-def _granted(session: Session, subject_id: str, purpose: str, kind: str) -> bool:
-    row = latest(session, subject_id, purpose, kind)
-    return row is not None and row.action == "grant"
