@@ -23,6 +23,52 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput(f"{path.name} exists; refusing to overwrite a key")
         typer.echo(generate_identity(path))
 
+    @keys.command("escrow")
+    def escrow(
+        out: Path = typer.Option(..., "--out", help="Directory for the share files (hand one to each officer, then delete)."),
+        shares: int = typer.Option(5, "--shares", min=2, max=255, help="How many officers hold a share (N)."),
+        threshold: int = typer.Option(3, "--threshold", min=2, max=255, help="How many shares rebuild the identity (M)."),
+    ) -> None:
+        """Create an escrow identity split M of N among officers; prints its recipient for `backup-keys`."""
+        import os
+        import tempfile
+
+        from lendshield.crypto.backup_keys import generate_identity
+        from lendshield.ops.escrow import split
+
+        out.mkdir(parents=True, exist_ok=True)
+        if any(out.glob("share-*.txt")):
+            raise InvalidInput("the directory already holds shares; refusing to mix splits")
+        with tempfile.TemporaryDirectory(prefix="lendshield-escrow-") as tmp:
+            identity = Path(tmp) / "escrow.key"
+            recipient = generate_identity(identity)
+            lines = split(identity.read_bytes(), shares=shares, threshold=threshold)
+        for i, line in enumerate(lines, start=1):
+            path = out / f"share-{i}-of-{shares}.txt"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(line + "\n")
+        typer.echo(recipient)
+        typer.echo(f"{shares} shares written; any {threshold} rebuild the identity (`lendshield backup-key recover`)", err=True)
+
+    @keys.command("recover")
+    def recover(
+        share: list[Path] = typer.Option(..., "--share", help="A share file (repeat for each officer's share)."),
+        out: Path = typer.Option(..., "--out", help="Where to write the rebuilt identity (mode 0600)."),
+    ) -> None:
+        """Rebuild an escrow identity from M officers' shares."""
+        import os
+
+        from lendshield.ops.escrow import combine
+
+        if out.exists():
+            raise InvalidInput(f"{out.name} exists; refusing to overwrite a key")
+        secret = combine([p.read_text() for p in share])
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secret)
+        typer.echo(f"identity rebuilt from {len(share)} shares")
+
     @app.command("backup")
     def backup(
         out: Path = typer.Option(None, "--out", help="Directory for the backup (default: settings backup_dir)."),
