@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 import typer
 
 from lendshield.dlp.errors import ScanInputInvalid
 
 if TYPE_CHECKING:
-    from lendshield.dlp.config import DlpConfig
+    from collections.abc import Iterator
+
+    from rich.console import Console
+
+    from lendshield.dlp.config import DlpConfig, PiiType
+    from lendshield.dlp.filescan import FileResult, ScanOptions
+    from lendshield.dlp.report import Writer
+    from lendshield.dlp.sources import InputKind
 
 EXIT_THRESHOLD = 1  # findings reached --fail-on
 EXIT_INCOMPLETE = 4  # some input could not be read or parsed completely (added to the above)
@@ -71,8 +78,8 @@ def register(app: typer.Typer) -> None:
         options = ScanOptions(
             config=config,
             engine=engine,
-            kind=input_kind,  # type: ignore[arg-type]  # checked by _check_kind
-            types=frozenset(types) or None,  # type: ignore[arg-type]  # checked above
+            kind=cast("InputKind | None", input_kind),  # checked by _check_kind
+            types=cast("frozenset[PiiType]", frozenset(types)) or None,  # checked above
             collect_hits=check_canaries,
         )
         files = list(expand(paths, tuple(exclude)))
@@ -121,7 +128,16 @@ def register(app: typer.Typer) -> None:
             raise ScanInputInvalid(f"--mode: one of {', '.join(MODES)}")
         _check_kind(input_kind)
         config = _config(min_confidence)
-        stats = redact_path(source, target, mode=mode, kind=input_kind, config=config, engine=engine, purpose=purpose, principal=principal)  # type: ignore[arg-type]
+        stats = redact_path(
+            source,
+            target,
+            mode=mode,  # narrowed by the check against MODES above
+            kind=cast("InputKind | None", input_kind),
+            config=config,
+            engine=engine,
+            purpose=purpose,
+            principal=principal,
+        )
         typer.echo(f"redacted {stats.values} values ({mode})", err=True)
         if stats.problems:
             for message in stats.problems:
@@ -129,7 +145,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_INCOMPLETE)
 
 
-def _writer(fmt: str, out: IO[str], show_values: bool, config: DlpConfig):  # type: ignore[no-untyped-def]
+def _writer(fmt: str, out: IO[str], show_values: bool, config: DlpConfig) -> Writer:
     from lendshield.dlp import report
 
     if fmt == "jsonl":
@@ -139,7 +155,7 @@ def _writer(fmt: str, out: IO[str], show_values: bool, config: DlpConfig):  # ty
     return report.TableWriter(out, show_values)
 
 
-def _with_progress(files: list[str], options, jobs: int, show: bool, err):  # type: ignore[no-untyped-def]
+def _with_progress(files: list[str], options: ScanOptions, jobs: int, show: bool, err: Console) -> Iterator[FileResult]:
     from lendshield.dlp.filescan import scan_paths
 
     if not show:
