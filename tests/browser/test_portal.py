@@ -42,7 +42,29 @@ def _sign_in(page, base: str, rt: Runtime, person: Person) -> None:  # type: ign
     page.wait_for_url(f"{base}/portal/data")
 
 
+ACCESSIBLE = """() => ({
+  unlabelled: Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+    .filter((e) => e.labels.length === 0 && !e.getAttribute("aria-label")).map((e) => e.name),
+  unnamedButtons: Array.from(document.querySelectorAll("button"))
+    .filter((b) => !(b.innerText.trim() || b.getAttribute("aria-label"))).length,
+  h1: document.querySelectorAll("h1").length,
+  lang: document.documentElement.lang,
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  external: Array.from(document.querySelectorAll("script[src], link[href], img[src]"))
+    .map((e) => e.src || e.href).filter((u) => !u.startsWith(location.origin)),
+})"""
+
+
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    # Each page: every field labelled, every button named, one h1, a language, no sideways
+    # scrolling at phone width, nothing loaded from elsewhere.
+    facts = page.evaluate(ACCESSIBLE)
+    assert facts["unlabelled"] == [], name
+    assert facts["unnamedButtons"] == 0, name
+    assert facts["h1"] == 1, name
+    assert facts["lang"] in ("zh-CN", "en"), name
+    assert facts["overflow"] <= 0, name
+    assert facts["external"] == [], name
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"portal-{name}.png"), full_page=True)
 
