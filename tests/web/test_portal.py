@@ -329,3 +329,13 @@ def test_device_commands_and_their_reasons_are_in_the_timeline_escaped(
     assert "waiting for approval" in page.text
     assert script not in page.text
     assert "no answer &lt;script&gt;" in page.text
+
+
+def test_repeated_wrong_passwords_are_throttled(rt: Runtime, make_actor, web: TestClient) -> None:  # type: ignore[no-untyped-def]
+    person = make_borrower(rt, make_actor)
+    csrf = csrf_of(web.get("/portal/login?lang=en").text)
+    for _ in range(accounts.FREE_FAILURES):
+        assert web.post("/portal/login", data={"phone": person.phone, "password": "Wrong-Stone-71?", "csrf": csrf}).status_code == 401
+    throttled = web.post("/portal/login", data={"phone": person.phone, "password": PASSWORD, "csrf": csrf})
+    assert throttled.status_code == 429
+    assert "Too many attempts" in throttled.text
