@@ -169,7 +169,8 @@ def load_main(spec_json: str) -> None:
         uvloop.install()
     except ImportError:  # the standard loop works too, only slower
         pass
-    print(json.dumps(asyncio.run(drive(json.loads(spec_json)))))
+    spec = json.loads(spec_json)
+    Path(spec["out"]).write_text(json.dumps(asyncio.run(drive(spec))))
 
 
 # --- the peer: the SQL of an audited read, without LendShield --------------------------------
@@ -313,8 +314,10 @@ def run_load(
         "check_masks": read_path.startswith("/v1/"),
     }
     cpu_before = session_cpu_seconds(server_sid)
-    out = subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)], capture_output=True, text=True, check=True)
-    result: dict[str, Any] = json.loads(out.stdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec["out"] = str(Path(tmp) / "result.json")  # a file, not stdout: nothing else can interleave with it
+        subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)], check=True)
+        result: dict[str, Any] = json.loads(Path(spec["out"]).read_text())
     # Includes the warm-up's requests: CPU is counted over the whole run of the load process.
     result["server_cpu_s"] = session_cpu_seconds(server_sid) - cpu_before
     return result
