@@ -32,7 +32,7 @@ from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
 from lendshield.web.app import create_app
 
-EXAMPLES = 15  # per operation and mode; the whole document takes about 35 s on 2 shared cores
+EXAMPLES = 10  # per operation and mode; the whole document takes about 30 s on 2 shared cores
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, response_headers_conformance]
 
 BORROWER = {
