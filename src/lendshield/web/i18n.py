@@ -18,11 +18,19 @@ DEFAULT = "zh_CN"
 @cache
 def translations(lang: str) -> NullTranslations:
     """Compile the .po catalog in memory (no build step); English is the source language."""
-    po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if lang == "en" or not po.exists():
+    folder = LOCALE_DIR / lang / "LC_MESSAGES"
+    files = sorted(folder.glob("*.po")) if folder.is_dir() else []
+    if lang == "en" or not files:
         return NullTranslations()
-    with po.open("rb") as fh:
+    # messages.po first, then each area's own catalog (console.po ...), merged into one.
+    files.sort(key=lambda p: (p.name != "messages.po", p.name))
+    with files[0].open("rb") as fh:
         catalog = read_po(fh, locale=lang)
+    for extra in files[1:]:
+        with extra.open("rb") as fh:
+            for message in read_po(fh, locale=lang):
+                if message.id and message.id not in catalog:
+                    catalog[message.id] = message
     buf = io.BytesIO()
     write_mo(buf, catalog)
     buf.seek(0)
