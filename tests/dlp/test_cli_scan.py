@@ -186,3 +186,28 @@ def test_unknown_options_are_one_line_errors() -> None:
     for args in (["--type", "shoe_size", "-"], ["--as", "pdf", "-"], ["--engine", "grep", "-"]):
         result = runner.invoke(app, ["scan", *args], input="")
         assert isinstance(result.exception, LendShieldError), args
+
+
+def test_a_large_text_file_is_shared_among_processes(tmp_path: Path) -> None:
+    from lendshield.dlp import default_config
+    from lendshield.dlp.filescan import FileResult, ScanOptions, scan_paths
+
+    rng = random.Random(5)
+    big = tmp_path / "big.log"
+    with big.open("w", encoding="utf-8") as f:
+        for i in range(6000):
+            f.write(f"{i} 借款人：王芳 身份证号 {syn.resident_id(rng)} 手机 {syn.mobile(rng)}\n")
+    (tmp_path / "small.txt").write_text(f"卡号 {CARD}\n", encoding="utf-8")
+    options = ScanOptions(config=default_config(), split_bytes=100_000)  # split anything over 100 kB
+    paths = [str(big), str(tmp_path / "small.txt")]
+    one = list(scan_paths(paths, options, jobs=1))
+    two = list(scan_paths(paths, options, jobs=2))
+    assert [r.path for r in two] == paths
+
+    def where(results: list[FileResult]) -> list[tuple[int | None, int | None, str, str, float]]:
+        return [(x.line, x.column, x.finding.type, x.finding.value, x.finding.confidence) for x in results[0].findings]
+
+    assert where(two) == where(one)
+    assert len(two[0].findings) == 18000
+    assert two[0].findings[-1].line == 6000
+    assert two[1].findings == one[1].findings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -13,11 +13,11 @@ from typing import IO
 
 from lendshield.dlp import sources
 from lendshield.dlp.config import DlpConfig, PiiType
+from lendshield.dlp.ranges import SPLIT_BYTES, Collector, RangeResult, scan_range, split_points
 from lendshield.dlp.scanner import Scanner
 from lendshield.dlp.sources import InputKind, Located, Problems
 
 STDIN = "-"
-CANARY_KINDS: frozenset[PiiType] = frozenset({"resident_id", "mobile", "bank_card"})
 _SNIFF_BYTES = 8192
 
 
@@ -28,6 +28,7 @@ class ScanOptions:
     kind: InputKind | None = None  # force the input format instead of guessing from the suffix
     types: frozenset[PiiType] | None = None  # report only these
     collect_hits: bool = False  # keep (type, normalized) of canary-checkable values
+    split_bytes: int = SPLIT_BYTES  # with several jobs, plain-text files this large are split
 
 
 @dataclass(slots=True)
@@ -70,19 +71,7 @@ def scan_file(path: str, scanner: Scanner, options: ScanOptions, progress: Calla
     result = FileResult(path)
     problems = Problems()
     limit = options.config.max_findings_per_file
-    wanted = options.types
-
-    def sink(batch: list[Located]) -> None:
-        for item in batch:
-            f = item.finding
-            if wanted is not None and f.type not in wanted:
-                continue
-            if options.collect_hits and f.type in CANARY_KINDS:
-                result.hits.add((f.type, f.normalized))
-            if len(result.findings) < limit:
-                result.findings.append(item)
-            else:
-                result.omitted += 1
+    sink = _collector(options)
 
     reported = [0]
 
@@ -109,13 +98,22 @@ def scan_file(path: str, scanner: Scanner, options: ScanOptions, progress: Calla
                         _scan_binary(binary, result.size, kind, scanner, sink, problems, advance)
     except OSError as exc:
         problems.add("unreadable", f"cannot read: {exc.strerror or type(exc).__name__}")
-    if sources.bad_bytes():
-        problems.add("invalid-utf8", f"{sources.bad_bytes()} bytes are not valid UTF-8 (replaced, the rest was scanned)")
+    result.findings, result.omitted, result.hits = sink.findings, sink.omitted, sink.hits
+    _close(result, problems, sources.bad_bytes(), limit)
+    advance(result.size or 0)
+    return result
+
+
+def _collector(options: ScanOptions) -> Collector:
+    return Collector(options.config.max_findings_per_file, options.types, options.collect_hits)
+
+
+def _close(result: FileResult, problems: Problems, bad_bytes: int, limit: int) -> None:
+    if bad_bytes:
+        problems.add("invalid-utf8", f"{bad_bytes} bytes are not valid UTF-8 (replaced, the rest was scanned)")
     if result.omitted:
         problems.add("truncated", f"{result.omitted} findings over the limit of {limit} per file were counted, not listed")
     result.problems = problems.items
-    advance(result.size or 0)
-    return result
 
 
 def _scan_binary(
@@ -162,10 +160,55 @@ def _scan_in_worker(path: str) -> FileResult:
     return scan_file(path, scanner, options)
 
 
+def _range_in_worker(path: str, start: int, end: int) -> RangeResult:
+    assert _worker is not None
+    scanner, options = _worker
+    return scan_range(Path(path), start, end, scanner, _collector(options))
+
+
+def _splittable(path: str, options: ScanOptions) -> tuple[int, list[tuple[int, int]]] | None:
+    """(size, ranges) when a file is plain text large enough to share among processes."""
+    if path == STDIN or (options.kind or sources.kind_of(Path(path))) != "text":
+        return None
+    try:
+        p = Path(path)
+        size = p.stat().st_size if p.is_file() else 0
+        if size < options.split_bytes:
+            return None
+        with p.open("rb") as f:
+            if b"\x00" in f.read(_SNIFF_BYTES):
+                return None  # binary: scan_file reports it
+        ranges = split_points(p, size, 64, min_range=options.split_bytes // 8)
+    except OSError:
+        return None  # scan_file reports why
+    return (size, ranges) if len(ranges) > 1 else None
+
+
+def _merge(path: str, size: int, parts: list[RangeResult], options: ScanOptions) -> FileResult:
+    """The ranges' findings as one file's: line numbers shifted by the newlines before each range."""
+    merged = _collector(options)
+    result = FileResult(path, size)
+    lines_before = 0
+    bad = 0
+    for part in parts:
+        if lines_before:
+            merged([item._replace(line=item.line + lines_before) if item.line is not None else item for item in part.collected.findings])
+        else:
+            merged(part.collected.findings)
+        merged.omitted += part.collected.omitted
+        merged.hits |= part.collected.hits
+        lines_before += part.newlines
+        bad += part.bad_bytes
+    result.findings, result.omitted, result.hits = merged.findings, merged.omitted, merged.hits
+    _close(result, Problems(), bad, options.config.max_findings_per_file)
+    return result
+
+
 def scan_paths(
     paths: Iterable[str], options: ScanOptions, *, jobs: int = 1, progress: Callable[[int], None] | None = None
 ) -> Iterator[FileResult]:
-    """Results in input order; with ``jobs`` > 1 files are scanned in that many processes."""
+    """Results in input order; with ``jobs`` > 1 files, and ranges of large text files, are
+    scanned in that many processes."""
     if jobs <= 1:
         scanner = Scanner(options.config, engine=options.engine)
         for path in paths:
@@ -177,7 +220,24 @@ def scan_paths(
         files.remove(STDIN)
         yield scan_file(STDIN, Scanner(options.config, engine=options.engine), options)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(options,)) as pool:
-        for result in pool.map(_scan_in_worker, files, chunksize=1):
-            if progress is not None and result.size:
-                progress(result.size)
-            yield result
+        work: list[tuple[str, Future[FileResult] | None, int, list[Future[RangeResult]]]] = []
+        for path in files:
+            split = _splittable(path, options)
+            if split is None:
+                work.append((path, pool.submit(_scan_in_worker, path), 0, []))
+            else:
+                size, ranges = split
+                work.append((path, None, size, [pool.submit(_range_in_worker, path, a, b) for a, b in ranges]))
+        for path, whole, size, parts in work:
+            if whole is not None:
+                result = whole.result()
+                if progress is not None and result.size:
+                    progress(result.size)
+                yield result
+                continue
+            done: list[RangeResult] = []
+            for future in parts:
+                done.append(future.result())
+                if progress is not None:
+                    progress(done[-1].size)
+            yield _merge(path, size, done, options)
