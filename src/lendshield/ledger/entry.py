@@ -26,24 +26,28 @@ _MAX_EXACT_INT = 2**53
 def _plain(obj: Any) -> bool:
     """True when ``json.dumps`` with sorted keys produces exactly RFC 8785's bytes for ``obj``:
     no floats, integers within IEEE-754's exact range, and ASCII object keys (RFC 8785 sorts by
-    UTF-16 code units, Python by code points; the two agree on ASCII)."""
-    kind = type(obj)
-    if kind is str or obj is None:
-        return True
-    if kind is dict:
-        # Exact types first (entry details are dicts of strings and lists); subclasses below.
-        return all(isinstance(k, str) and k.isascii() and (type(v) is str or _plain(v)) for k, v in obj.items())
-    if kind is list:
-        return all(type(v) is str or _plain(v) for v in obj)
-    if isinstance(obj, bool | str):
-        return True
-    if isinstance(obj, int):
-        return -_MAX_EXACT_INT < obj < _MAX_EXACT_INT
-    if isinstance(obj, list | tuple):
-        return all(_plain(v) for v in obj)
-    if isinstance(obj, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in obj.items())
-    return False
+    UTF-16 code units, Python by code points; the two agree on ASCII).
+
+    A loop over a stack rather than recursion: every ledger entry's details pass through here."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, bool | str):
+            continue
+        if isinstance(item, int):
+            if not -_MAX_EXACT_INT < item < _MAX_EXACT_INT:
+                return False
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if not (isinstance(key, str) and key.isascii()):
+                    return False
+                if type(value) is not str:
+                    stack.append(value)
+        elif isinstance(item, list | tuple):
+            stack.extend(v for v in item if type(v) is not str)
+        else:
+            return False
+    return True
 
 
 def canonical(obj: Any) -> bytes:

@@ -77,11 +77,8 @@ def load_for_read(session: Session, subject_id: str) -> Loaded:
 def cipher_from_loaded(keys: KeyProvider, cache: DataKeyCache, loaded: Loaded, subject_id: str) -> FieldCipher:
     if loaded.wrapped is None or loaded.kek_version is None:
         raise SubjectShredded("deleted")
-    dek = cache.get(loaded.wrapped)
-    if dek is None:
-        dek = unwrap_data_key(keys, subject_id, loaded.kek_version, loaded.wrapped)
-        cache.put(loaded.wrapped, dek)
-    return FieldCipher(subject_id, dek)
+    kek_version, wrapped = loaded.kek_version, loaded.wrapped
+    return cache.cipher(subject_id, wrapped, lambda: unwrap_data_key(keys, subject_id, kek_version, wrapped))
 
 
 def new_key(session: Session, keys: KeyProvider, subject_id: str) -> FieldCipher:
@@ -95,11 +92,8 @@ def cipher_for(session: Session, keys: KeyProvider, cache: DataKeyCache, subject
     row = session.scalar(select(SubjectKeyRow).where(SubjectKeyRow.subject_id == subject_id))
     if row is None:
         raise SubjectShredded("deleted")
-    dek = cache.get(row.wrapped)
-    if dek is None:
-        dek = unwrap_data_key(keys, subject_id, row.kek_version, row.wrapped)
-        cache.put(row.wrapped, dek)
-    return FieldCipher(subject_id, dek)
+    kek_version, wrapped = row.kek_version, bytes(row.wrapped)
+    return cache.cipher(subject_id, wrapped, lambda: unwrap_data_key(keys, subject_id, kek_version, wrapped))
 
 
 def blind_index(keys: KeyProvider, field: str, normalised: str) -> bytes:
