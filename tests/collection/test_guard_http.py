@@ -320,3 +320,23 @@ def test_live_screening_endpoint(client: TestClient, case: Case) -> None:
         headers=case.collector.headers,
     )
     assert clean.json() == {"allowed": True, "hits": []}
+
+
+def test_an_open_rights_request_pauses_collection(rt: Runtime, client: TestClient, make_actor) -> None:  # type: ignore[no-untyped-def]
+    from lendshield.loans.service import LoanEvent
+    from tests.policy import gate_support as gs
+    from tests.rights import support as s
+
+    me = s.person(rt)
+    collector = make_actor("collector")
+    gs.loan(
+        rt,
+        me.subject_id,
+        "L-r",
+        ("e1", LoanEvent(kind="overdue", overdue_days=12)),
+        ("e2", LoanEvent(kind="assign", collector_id=collector.principal.id)),
+    )
+    s.file(client, me.headers, "deletion", params={"ground": "consent_withdrawn"})
+    resp = client.post("/v1/collection/contacts", json={"loan_id": "L-r", "channel": "call"}, headers=collector.headers)
+    assert resp.status_code == 403
+    assert resp.json()["rule_id"] == "pause-rights-request"

@@ -111,7 +111,7 @@ def history(session: Session, borrower_id: str) -> list[Past]:
     return [Past(r.created_at, r.loan_id, r.channel, r.target_id, r.target_role, r.outcome) for r in rows]
 
 
-def pauses(session: Session, loan: LoanRow, rule_set: CollectionRules) -> Blocked | None:
+def pauses(session: Session, rt: Runtime, loan: LoanRow, rule_set: CollectionRules) -> Blocked | None:
     """An open complaint or dispute about the loan, or an open rights request of the borrower."""
     open_rows = session.scalars(
         select(ComplaintRow.kind).where(ComplaintRow.loan_id == loan.id, ComplaintRow.status == "open").order_by(ComplaintRow.opened_at)
@@ -123,18 +123,11 @@ def pauses(session: Session, loan: LoanRow, rule_set: CollectionRules) -> Blocke
         return Blocked(
             common.pause_complaint, "a complaint about collection on this loan is open; collection is paused until it is resolved"
         )
-    for reason in _rights_blockers(session, loan.borrower_id):
+    from lendshield.rights.service import open_request_blockers
+
+    for reason in open_request_blockers(session, loan.borrower_id, today=rt.clock.now().date()):
         return Blocked(common.pause_rights, reason)
     return None
-
-
-def _rights_blockers(session: Session, borrower_id: str) -> list[str]:
-    try:
-        from lendshield.rights.service import open_request_blockers  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    found: list[str] = open_request_blockers(session, borrower_id)
-    return found
 
 
 def blockers_for_loan(session: Session, loan_id: str) -> list[str]:
@@ -262,7 +255,7 @@ def check_attempt(
     preset_name, preset = rule_set.preset(rt.settings.collection_preset)
     blocked = (
         _gatekeeping(session, who, loan, rule_set)
-        or pauses(session, loan, rule_set)
+        or pauses(session, rt, loan, rule_set)
         or _preference(session, loan, target, channel, rule_set)
     )
     if blocked is None:

@@ -43,12 +43,9 @@ def _open_rights_requests(session: Session, loan_id: str) -> list[str]:
     loan = session.get(LoanRow, loan_id)
     if loan is None:
         return []
-    try:
-        from lendshield.rights.service import open_request_blockers  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    found: list[str] = open_request_blockers(session, loan.borrower_id)
-    return found
+    from lendshield.rights.service import open_request_blockers
+
+    return open_request_blockers(session, loan.borrower_id)
 
 
 def default_blockers() -> tuple[BlockerCheck, ...]:

@@ -82,10 +82,15 @@ def default_runner(rt: Runtime) -> PeriodicRunner:
     """The jobs every LendShield web process runs."""
     from lendshield.collection.recordings import purge_job
     from lendshield.ledger.tree import integrate_all
+    from lendshield.rights.alerts import deadline_alerts
+    from lendshield.rights.retention import sweep_job
     from lendshield.watch.jobs import schedule as schedule_watch
 
     runner = PeriodicRunner()
     runner.every(rt.settings.ledger_integrate_interval_s, "ledger.integrate", lambda: integrate_all(rt))
     schedule_watch(runner, rt)
-    runner.every(3600, "collection.purge_recordings", lambda: purge_job(rt))  # retention ends by the day, not the second
+    # Deadlines and retention are counted in days: hourly and daily checks are soon enough.
+    runner.every(3600, "collection.purge_recordings", lambda: purge_job(rt))
+    runner.every(3600, "rights.deadline_alerts", lambda: deadline_alerts(rt))
+    runner.every(86_400, "rights.retention_sweep", lambda: sweep_job(rt))
     return runner
