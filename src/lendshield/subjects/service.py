@@ -201,6 +201,13 @@ def _gate(
     facts = facts_for(session, who, subject_id, engine.conditions_for(who.roles, purpose))
     decisions = _decide(rt, who, names, purpose, want_clear, facts)
     allowed = [n for n, d in decisions.items() if d.allowed]
+    if allowed:
+        from lendshield.rights.holds import restriction_for  # rights builds on subjects: imported late
+
+        why = restriction_for(session, rt, subject_id, purpose)
+        if why is not None:
+            # PIPL Arts. 44 and 47: restricted, or held for the law, the data is in storage only.
+            return {n: Decision(Effect.DENY, "restricted", why) if d.allowed else d for n, d in decisions.items()}
     decisions.update(consent_gate.denials(session, rt.catalog, engine.purposes.by_id[purpose], subject_id, allowed))
     return decisions
 
