@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -50,9 +50,13 @@ class Prepared:
         positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
         return _Compiled(str(compiled), positional, dict(compiled.params), processors)
 
-    def run(self, session: Session, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
-        """Execute with ``params`` (by bind name) and return every row the driver gives back."""
-        conn = session.connection()  # begins the session's transaction (BEGIN IMMEDIATE on SQLite)
+    def run(self, session: Session | Connection, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+        """Execute with ``params`` (by bind name) and return every row the driver gives back.
+
+        Given a session, runs on its connection (beginning its transaction: BEGIN IMMEDIATE on
+        SQLite); given that connection (``session.connection()``), saves looking it up again.
+        """
+        conn = session.connection() if isinstance(session, Session) else session
         dialect = conn.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:

@@ -24,10 +24,11 @@ def append(session: Session, entry: Entry) -> int:
     serialises appenders until commit, so sequence numbers have no gaps and an entry exists only
     if the effect it records was committed with it.
     """
-    seq = int(_NEXT.run(session)[0][0]) - 1
+    conn = session.connection()
+    seq = int(_NEXT.run(conn)[0][0]) - 1
     body = canonical_body(entry.body(seq))
     _INSERT.run(
-        session,
+        conn,
         {
             "seq": seq,
             "time": entry.time,
