@@ -40,18 +40,21 @@ def _waiting(rt: Runtime, kind: str) -> list[JobRow]:
 
 def test_the_worker_knows_every_builtin_job() -> None:
     kinds = set(queue.registered_kinds())
-    assert {"ledger.integrate", "ops.drill_age", "ops.sweep_jobs", "ops.backup", "ops.restore_drill", "watch.run"} <= kinds
+    wanted = {"ledger.integrate", "ops.drill_age", "ops.sweep_jobs", "collection.purge_recordings", "ops.backup", "ops.restore_drill"}
+    wanted.add("watch.run")
+    assert wanted <= kinds
 
 
 def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_actor, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     writer = make_actor("loan_system")
     with rt.sessions() as session:
         subjects.create_subject(session, rt, writer.principal, kind="borrower", fields={"name": "测试", "mobile": "13800000001"})
-        assert ops_jobs.ensure_maintenance(session, rt) == ["ledger.integrate", "ops.drill_age", "ops.sweep_jobs"]
+        started = ops_jobs.ensure_maintenance(session, rt)
+        assert started == ["ledger.integrate", "ops.drill_age", "ops.sweep_jobs", "collection.purge_recordings", "watch.run"]
         assert ops_jobs.ensure_maintenance(session, rt) == []  # a second worker starts nothing
         session.commit()
 
-    assert queue.work(rt, once=True) == 3
+    assert queue.work(rt, once=True) == 4  # the watch's first run waits for its interval
     with rt.sessions() as session:
         signed = session.scalar(select(func.max(LedgerCheckpoint.size)))
         entries = session.scalar(select(func.count()).select_from(LedgerEntryRow))
@@ -60,12 +63,13 @@ def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_
     assert entries is not None
     assert entries >= signed
     # Each job queued its next run, one per chain, not yet due.
-    for kind in ("ledger.integrate", "ops.drill_age", "ops.sweep_jobs"):
+    for kind in ("ledger.integrate", "ops.drill_age", "ops.sweep_jobs", "collection.purge_recordings", "watch.run"):
         (nxt,) = _waiting(rt, kind)
         assert nxt.run_at > clock.now()
     assert queue.work(rt, once=True) == 0
     clock.advance(timedelta(hours=1, seconds=1))
-    assert queue.work(rt, once=True) == 2  # integration and the drill-age check; the sweep is daily
+    # Integration, the drill-age check, the purge and the watch (which queues its next run); the sweep is daily.
+    assert queue.work(rt, once=True) == 4
 
 
 def test_drill_age_alerts_until_a_good_drill_and_again_when_it_is_old(rt: Runtime, make_actor, clock: FrozenClock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ one waiting run per chain), so any number of workers share a schedule without ru
 | ``ledger.integrate`` | integrate appended entries into the tree and sign a checkpoint | ``ledger_integrate_interval_s`` |
 | ``ops.drill_age`` | alert (ledger entry, error log) when the last good drill is older than ``drill_max_age_days`` | 1 hour |
 | ``ops.sweep_jobs`` | delete finished job rows older than 7 days (the queue's own retention) | 1 day |
+| ``collection.purge_recordings`` | delete collection evidence past ``collection_retention_days`` | 1 hour |
 | ``ops.backup`` | `lendshield backup` to a recipient (scheduled with `lendshield jobs schedule-backups`) | as scheduled |
 | ``ops.restore_drill`` | drill the newest backup (scheduled with `lendshield jobs schedule-drills`) | as scheduled |
 | ``watch.run`` | insider watch (``lendshield.watch.jobs``) | watch.yaml |
@@ -55,12 +56,27 @@ def chain(session: Session, rt: Runtime, kind: str, payload: dict[str, Any], eve
 
 
 def ensure_maintenance(session: Session, rt: Runtime) -> list[str]:
-    """Start the maintenance chains that are not running yet; returns the kinds started."""
+    """Start the maintenance chains that are not running yet; returns the kinds started.
+
+    Together they are everything a web process's in-process runner does (``jobs.runner``), so API
+    processes can run with ``jobs_enabled=False`` while workers keep the log signed, the watch
+    watching and evidence retention applied.
+    """
+    from lendshield.watch import jobs as watch_jobs
+
     started = []
     now = rt.clock.now()
-    for kind, every_s in (("ledger.integrate", rt.settings.ledger_integrate_interval_s), ("ops.drill_age", HOUR), ("ops.sweep_jobs", DAY)):
+    chains = (
+        ("ledger.integrate", rt.settings.ledger_integrate_interval_s),
+        ("ops.drill_age", HOUR),
+        ("ops.sweep_jobs", DAY),
+        ("collection.purge_recordings", HOUR),
+    )
+    for kind, every_s in chains:
         if enqueue(session, kind, {"every_s": every_s}, now=now, unique_key=f"chain:{kind}") is not None:
             started.append(kind)
+    if watch_jobs.queue_next(session, rt) is not None:
+        started.append(watch_jobs.KIND)
     return started
 
 
@@ -107,6 +123,14 @@ def sweep_jobs(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
     cutoff = rt.clock.now() - JOB_HISTORY
     session.execute(delete(JobRow).where(JobRow.status == "done", JobRow.finished_at < cutoff))
     chain(session, rt, "ops.sweep_jobs", {}, float(payload.get("every_s", DAY)))
+
+
+@job("collection.purge_recordings")
+def purge_recordings(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
+    from lendshield.collection.recordings import purge_job
+
+    purge_job(rt)  # its own transaction; deleting what is past retention again is harmless
+    chain(session, rt, "collection.purge_recordings", {}, float(payload.get("every_s", HOUR)))
 
 
 @job("ops.backup")
