@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -65,9 +66,20 @@ class Prepared:
         for name, proc in compiled.processors.items():
             values[name] = proc(values[name])
         args: Any = tuple(values[n] for n in compiled.positional) if compiled.positional is not None else values
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi_conn = conn.connection.dbapi_connection
+        assert dbapi_conn is not None
+        cursor = dbapi_conn.cursor()
         try:
             cursor.execute(compiled.sql, args)
             return cursor.fetchall() if cursor.description is not None else ()
+        except dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy itself would: its own exception types (IntegrityError, ...) for
+            # callers, and a connection found dead is invalidated so the pool never hands it out.
+            disconnect = dialect.is_disconnect(exc, dbapi_conn, cursor)
+            if disconnect:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(
+                compiled.sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnect, dialect=dialect
+            ) from exc
         finally:
             cursor.close()
