@@ -282,6 +282,13 @@ def test_a_collector_not_assigned_is_refused_and_recorded(rt: Runtime, client: T
     assert client.get(f"/v1/collection/contacts?loan_id={case.loan}", headers=stranger.headers).status_code == 403
 
 
+def test_a_collector_lists_their_loans(client: TestClient, case: Case, make_actor) -> None:  # type: ignore[no-untyped-def]
+    mine = client.get("/v1/collection/loans", headers=case.collector.headers)
+    assert mine.json() == [{"id": case.loan, "overdue_days": 35}]
+    assert client.get("/v1/collection/loans", headers=make_actor("collector").headers).json() == []
+    assert client.get("/v1/collection/loans", headers=make_actor("customer_service").headers).status_code == 403
+
+
 def test_targets_are_masked(client: TestClient, case: Case) -> None:
     resp = client.get(f"/v1/collection/loans/{case.loan}/targets", headers=case.collector.headers)
     assert resp.status_code == 200, resp.text

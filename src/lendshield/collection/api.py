@@ -11,6 +11,7 @@ from lendshield.collection import complaints, recordings, service, verification
 from lendshield.collection.models import ContactRow
 from lendshield.collection.rules import describe
 from lendshield.collection.schemas import (
+    AssignedLoanOut,
     ComplaintIn,
     ComplaintOut,
     ContactIn,
@@ -75,6 +76,19 @@ def get_rules(rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
     if not who.roles & STAFF_VIEW:
         raise Forbidden("not allowed to read collection rules")
     return describe(service.rules(rt), rt.settings.collection_preset)
+
+
+@router.get("/loans", response_model=list[AssignedLoanOut], summary="The overdue loans assigned to the calling collector")
+def get_my_loans(rt: RuntimeDep, who: PrincipalDep) -> list[AssignedLoanOut]:
+    if "collector" not in who.roles:
+        raise Forbidden("only collectors have assigned loans")
+    with unit_of_work(rt) as session:
+        rows = session.scalars(
+            select(LoanRow)
+            .where(LoanRow.assigned_collector_id == who.id, LoanRow.status == "overdue")
+            .order_by(LoanRow.overdue_days.desc())
+        ).all()
+        return [AssignedLoanOut(id=r.id, overdue_days=r.overdue_days) for r in rows]
 
 
 @router.get("/loans/{loan_id}/targets", response_model=list[TargetOut], summary="Who may be contacted about a loan (masked)")

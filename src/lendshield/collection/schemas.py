@@ -37,6 +37,11 @@ class VisitIn(Strict):
     notes: Annotated[str, Field(max_length=1000)] = ""
 
 
+class AssignedLoanOut(BaseModel):
+    id: str
+    overdue_days: int
+
+
 class TargetOut(BaseModel):
     id: str
     role: str
