@@ -41,7 +41,7 @@ def _waiting(rt: Runtime, kind: str) -> list[JobRow]:
 def test_the_worker_knows_every_builtin_job() -> None:
     kinds = set(queue.registered_kinds())
     wanted = {"ledger.integrate", "ops.drill_age", "ops.sweep_jobs", "collection.purge_recordings", "ops.backup", "ops.restore_drill"}
-    wanted.add("watch.run")
+    wanted |= {"watch.run", "rights.deadline_alerts", "rights.retention_sweep"}
     assert wanted <= kinds
 
 
@@ -50,11 +50,19 @@ def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_
     with rt.sessions() as session:
         subjects.create_subject(session, rt, writer.principal, kind="borrower", fields={"name": "测试", "mobile": "13800000001"})
         started = ops_jobs.ensure_maintenance(session, rt)
-        assert started == ["ledger.integrate", "ops.drill_age", "ops.sweep_jobs", "collection.purge_recordings", "watch.run"]
+        assert started == [
+            "ledger.integrate",
+            "ops.drill_age",
+            "ops.sweep_jobs",
+            "collection.purge_recordings",
+            "rights.deadline_alerts",
+            "rights.retention_sweep",
+            "watch.run",
+        ]
         assert ops_jobs.ensure_maintenance(session, rt) == []  # a second worker starts nothing
         session.commit()
 
-    assert queue.work(rt, once=True) == 4  # the watch's first run waits for its interval
+    assert queue.work(rt, once=True) == 6  # the watch's first run waits for its interval
     with rt.sessions() as session:
         signed = session.scalar(select(func.max(LedgerCheckpoint.size)))
         entries = session.scalar(select(func.count()).select_from(LedgerEntryRow))
@@ -63,13 +71,13 @@ def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_
     assert entries is not None
     assert entries >= signed
     # Each job queued its next run, one per chain, not yet due.
-    for kind in ("ledger.integrate", "ops.drill_age", "ops.sweep_jobs", "collection.purge_recordings", "watch.run"):
+    for kind in started:
         (nxt,) = _waiting(rt, kind)
         assert nxt.run_at > clock.now()
     assert queue.work(rt, once=True) == 0
     clock.advance(timedelta(hours=1, seconds=1))
-    # Integration, the drill-age check, the purge and the watch (which queues its next run); the sweep is daily.
-    assert queue.work(rt, once=True) == 4
+    # Hourly: integration, the drill-age check, the purge, rights deadlines and the watch; the sweeps are daily.
+    assert queue.work(rt, once=True) == 5
 
 
 def test_drill_age_alerts_until_a_good_drill_and_again_when_it_is_old(rt: Runtime, make_actor, clock: FrozenClock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

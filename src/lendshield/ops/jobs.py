@@ -9,6 +9,8 @@ one waiting run per chain), so any number of workers share a schedule without ru
 | ``ops.drill_age`` | alert (ledger entry, error log) when the last good drill is older than ``drill_max_age_days`` | 1 hour |
 | ``ops.sweep_jobs`` | delete finished job rows older than 7 days (the queue's own retention) | 1 day |
 | ``collection.purge_recordings`` | delete collection evidence past ``collection_retention_days`` | 1 hour |
+| ``rights.deadline_alerts`` | alert on rights requests near or past their deadline | 1 hour |
+| ``rights.retention_sweep`` | the retention sweep of the rights package | 1 day |
 | ``ops.backup`` | `lendshield backup` to a recipient (scheduled with `lendshield jobs schedule-backups`) | as scheduled |
 | ``ops.restore_drill`` | drill the newest backup (scheduled with `lendshield jobs schedule-drills`) | as scheduled |
 | ``watch.run`` | insider watch (``lendshield.watch.jobs``) | watch.yaml |
@@ -16,6 +18,7 @@ one waiting run per chain), so any number of workers share a schedule without ru
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,7 +73,7 @@ def ensure_maintenance(session: Session, rt: Runtime) -> list[str]:
         ("ledger.integrate", rt.settings.ledger_integrate_interval_s),
         ("ops.drill_age", HOUR),
         ("ops.sweep_jobs", DAY),
-        ("collection.purge_recordings", HOUR),
+        *((kind, every) for kind, (_m, _n, every) in DOMAIN_PERIODIC.items()),
     )
     for kind, every_s in chains:
         if enqueue(session, kind, {"every_s": every_s}, now=now, unique_key=f"chain:{kind}") is not None:
@@ -125,12 +128,24 @@ def sweep_jobs(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
     chain(session, rt, "ops.sweep_jobs", {}, float(payload.get("every_s", DAY)))
 
 
-@job("collection.purge_recordings")
-def purge_recordings(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
-    from lendshield.collection.recordings import purge_job
+# Domain jobs that also run in the web process's runner (``jobs.runner.default_runner``): each
+# takes the runtime and commits its own transaction, and each is safe to run again.
+DOMAIN_PERIODIC: dict[str, tuple[str, str, float]] = {
+    "collection.purge_recordings": ("lendshield.collection.recordings", "purge_job", HOUR),
+    "rights.deadline_alerts": ("lendshield.rights.alerts", "deadline_alerts", HOUR),
+    "rights.retention_sweep": ("lendshield.rights.retention", "sweep_job", DAY),
+}
 
-    purge_job(rt)  # its own transaction; deleting what is past retention again is harmless
-    chain(session, rt, "collection.purge_recordings", {}, float(payload.get("every_s", HOUR)))
+
+def _domain_job(kind: str, module: str, name: str, default_every_s: float) -> None:
+    @job(kind)
+    def run(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
+        getattr(importlib.import_module(module), name)(rt)
+        chain(session, rt, kind, {}, float(payload.get("every_s", default_every_s)))
+
+
+for _kind, (_module, _name, _every) in DOMAIN_PERIODIC.items():
+    _domain_job(_kind, _module, _name, _every)
 
 
 @job("ops.backup")
