@@ -176,11 +176,6 @@ def _queue_page(request: Request, rt: Runtime, ls_session: str | None, template:
     )
 
 
-@router.get("/console", response_model=None)
-def dashboard(request: Request, rt: RuntimeDep, ls_session: Annotated[str | None, Cookie()] = None) -> Response:
-    return _queue_page(request, rt, ls_session, "console/dashboard.html")
-
-
 @router.get("/console/approvals", response_model=None)
 def approvals(request: Request, rt: RuntimeDep, ls_session: Annotated[str | None, Cookie()] = None) -> Response:
     return _queue_page(request, rt, ls_session, "console/approvals.html")

@@ -23,6 +23,12 @@ ROUTER_MODULES = (
     "lendshield.transfers.api",
     "lendshield.web.pages",
     "lendshield.web.console_collection",
+    "lendshield.web.console_dashboard",
+    "lendshield.web.console_subjects",
+    "lendshield.web.console_rights",
+    "lendshield.web.console_alerts",
+    "lendshield.web.console_ledger",
+    "lendshield.web.console_reports",
     "lendshield.web.portal",
     "lendshield.ops.reports_api",
 )

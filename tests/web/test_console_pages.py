@@ -1,0 +1,280 @@
+"""The staff console's pages over HTTP (issue 9, item 2): each page for its role, a refusal per
+page for a role that must not see it, forged CSRF tokens refused, text escaped, and a reveal that
+writes its reason into the ledger entry of the read."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from lendshield.accounts import borrowers
+from lendshield.accounts import service as accounts
+from lendshield.clock import FrozenClock
+from lendshield.crypto.passwords import Argon2Params, PasswordHashing
+from lendshield.rights import service as rights
+from lendshield.rights.models import RightsRequestRow
+from lendshield.runtime import Runtime
+from lendshield.watch import alerts as watch
+from lendshield.watch.models import AlertRow
+from lendshield.web.app import create_app
+from tests.web.portal_helpers import Person, make_borrower
+
+PASSWORD = "Lantern-Orbit-93!"
+CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+@dataclass
+class Desk:
+    """A signed-in staff member's browser: its cookies and the session's CSRF token."""
+
+    client: TestClient
+    csrf: str
+    principal_id: str
+
+
+def staff_account(rt: Runtime, make_actor, role: str, username: str) -> pyotp.TOTP:  # type: ignore[no-untyped-def]
+    actor = make_actor(role, name=username)
+    with rt.sessions() as session:
+        made = accounts.create_staff_account(session, rt, None, principal_id=actor.principal.id, username=username, password=PASSWORD)
+        session.commit()
+    totp = pyotp.TOTP(made.totp_uri.split("secret=")[1].split("&")[0])
+    totp.principal_id = actor.principal.id  # type: ignore[attr-defined]
+    return totp
+
+
+def file_access_request(rt: Runtime, person: Person) -> str:
+    """The borrower files an access request from the portal (verified by their session: open)."""
+    with rt.sessions() as session:
+        view = rights.file_request(session, rt, borrowers.portal_principal(person.account_id), request_type="access")
+        session.commit()
+    return view.id
+
+
+def raise_alert(rt: Runtime, actor: str, title: str = "read many people") -> int:
+    """An insider-watch alert as the rule engine raises it, with the actor's latest entries as evidence."""
+    with rt.sessions() as session:
+        seqs = {int(s) for s in session.execute(text("SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 3")).scalars()}
+        now = rt.clock.now()
+        finding = watch.Finding(
+            rule_id="subjects-per-hour",
+            severity="medium",
+            actor=actor,
+            window_key=now.strftime("%Y%m%d%H"),
+            title=title,
+            measure=61,
+            threshold=60,
+            first_seen=now - timedelta(minutes=30),
+            last_seen=now,
+            seqs=seqs,
+        )
+        watch.record(session, rt, finding)
+        session.commit()
+        alert_id = session.scalars(text("SELECT id FROM watch_alerts ORDER BY id DESC LIMIT 1")).one()
+    return int(alert_id)
+
+
+@pytest.fixture(autouse=True)
+def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staff account costs 11 argon2id hashes at RFC 9106's 64 MiB x 3 (password and recovery
+    codes) and ``accounts`` takes no parameters to inject; these tests are about the pages."""
+    fast = PasswordHashing(Argon2Params(time_cost=1, memory_kib=8192, parallelism=1))
+    monkeypatch.setattr(accounts, "_hashing", lambda: fast)
+
+
+@pytest.fixture
+def desks(rt: Runtime, clock: FrozenClock, make_actor) -> Iterator[dict[str, Desk]]:  # type: ignore[no-untyped-def]
+    made = {role: staff_account(rt, make_actor, role, f"{role}.one") for role in ("protection_officer", "auditor", "collector", "admin")}
+    out: dict[str, Desk] = {}
+    app = create_app(runtime=rt)
+    clients = []
+    for role, totp in made.items():
+        c = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+        c.__enter__()
+        clients.append(c)
+        resp = c.post(
+            "/console/login",
+            data={"username": f"{role}.one", "password": PASSWORD, "code": totp.at(clock.now())},
+            follow_redirects=False,
+        )
+        assert resp.status_code == 303, resp.text
+        page = c.get("/console")
+        match = CSRF.search(page.text)
+        assert match
+        out[role] = Desk(c, match.group(1), totp.principal_id)  # type: ignore[attr-defined]
+    yield out
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def person(rt: Runtime, make_actor) -> Person:  # type: ignore[no-untyped-def]
+    return make_borrower(rt, make_actor)
+
+
+def test_dashboard_shows_each_role_its_work(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
+    rid = file_access_request(rt, person)
+    alert_id = raise_alert(rt, desks["collector"].principal_id)
+    officer = desks["protection_officer"].client.get("/console")
+    assert officer.status_code == 200
+    assert f"/console/rights/{rid}" in officer.text
+    assert f"/console/alerts/{alert_id}" in officer.text
+    assert "Content-Security-Policy" in officer.headers
+    collector = desks["collector"].client.get("/console?lang=en")
+    assert collector.status_code == 200
+    # Sections the role may not see are left out, not shown empty.
+    assert f"/console/rights/{rid}" not in collector.text and "Insider-watch alerts" not in collector.text
+    assert desks["collector"].client.get("/console/nothing").status_code == 404
+
+
+def test_signed_out_goes_to_sign_in(client: TestClient) -> None:
+    for path in ("/console", "/console/subjects", "/console/rights", "/console/alerts", "/console/ledger", "/console/reports"):
+        resp = client.get(path, follow_redirects=False)
+        assert resp.status_code == 303 and resp.headers["location"] == "/console/login", path
+
+
+def test_subject_page_masks_reveals_with_reason_and_refuses(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
+    officer = desks["protection_officer"]
+    page = officer.client.get(f"/console/subjects/{person.subject_id}?purpose=rights_request&lang=en")
+    assert page.status_code == 200
+    assert "139****5678" in page.text and "13912345678" not in page.text
+    assert "(clear text)" not in page.text
+
+    reason = "<script>alert(1)</script> answering access request"
+    resp = officer.client.post(
+        f"/console/subjects/{person.subject_id}/reveal", data={"purpose": "rights_request", "reason": reason, "csrf": officer.csrf}
+    )
+    assert resp.status_code == 200
+    assert "13912345678" in resp.text
+    assert "&lt;b&gt;科技&lt;/b&gt;" in resp.text and "<b>科技</b>" not in resp.text  # escaped, never markup
+    assert "<script>alert(1)</script>" not in resp.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
+    seq = int(re.search(r'data-ledger-seq="(\d+)"', resp.text).group(1))  # type: ignore[union-attr]
+    with rt.sessions() as session:
+        body = json.loads(session.execute(text("SELECT body FROM ledger_entries WHERE seq = :s"), {"s": seq}).scalar_one())
+    assert body["reason"] == reason.strip() and body["action"] == "subject.read" and body["decision"] == "clear"
+
+    no_reason = officer.client.post(
+        f"/console/subjects/{person.subject_id}/reveal", data={"purpose": "rights_request", "reason": " ", "csrf": officer.csrf}
+    )
+    assert no_reason.status_code == 400 and "13912345678" not in no_reason.text
+
+    # A collector on no loan of this person: the gate refuses, the page says which rule.
+    collector = desks["collector"].client.get(f"/console/subjects/{person.subject_id}?purpose=collection&lang=en")
+    assert collector.status_code == 200 and "collector-assigned" in collector.text and "139****5678" not in collector.text
+    # An administrator reads no one's data: no purpose, so the page is refused.
+    assert desks["admin"].client.get(f"/console/subjects/{person.subject_id}").status_code == 403
+    forged = officer.client.post(
+        f"/console/subjects/{person.subject_id}/reveal", data={"purpose": "rights_request", "reason": reason, "csrf": "forged"}
+    )
+    assert forged.status_code == 403
+
+
+def test_find_by_phone_is_posted_and_logged(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
+    officer = desks["protection_officer"]
+    resp = officer.client.post(
+        "/console/subjects/find", data={"field": "mobile", "value": person.phone, "purpose": "rights_request", "csrf": officer.csrf}
+    )
+    assert resp.status_code == 200 and f"/console/subjects/{person.subject_id}" in resp.text
+    with rt.sessions() as session:
+        assert session.execute(text("SELECT count(*) FROM ledger_entries WHERE action = 'subject.lookup'")).scalar_one() == 1
+    refused = desks["admin"].client.post(
+        "/console/subjects/find", data={"field": "mobile", "value": person.phone, "purpose": "rights_request", "csrf": desks["admin"].csrf}
+    )
+    assert refused.status_code == 403
+    forged = officer.client.post(
+        "/console/subjects/find", data={"field": "mobile", "value": person.phone, "purpose": "rights_request", "csrf": ""}
+    )
+    assert forged.status_code == 403
+
+
+def test_rights_pages_assign_extend_refuse_fulfil(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
+    officer = desks["protection_officer"]
+    first, second = file_access_request(rt, person), file_access_request(rt, person)
+    queue = officer.client.get("/console/rights?lang=en")
+    assert queue.status_code == 200 and first[:8] in queue.text and second[:8] in queue.text
+
+    def post(rid: str, step: str, **data: str) -> int:
+        return officer.client.post(f"/console/rights/{rid}/{step}", data={"csrf": officer.csrf, **data}, follow_redirects=False).status_code
+
+    assert post(first, "fulfil", csrf="forged") == 403  # forged token: nothing happens
+    assert post(first, "assign") == 303
+    assert post(first, "extend", working_days="5", reason="short") == 400  # a reason of 10+ characters
+    assert post(first, "extend", working_days="5", reason="waiting for the archive <b>copy</b>") == 303
+    detail = officer.client.get(f"/console/rights/{first}?done=extended&lang=en")
+    assert "&lt;b&gt;copy&lt;/b&gt;" in detail.text and "The deadline was extended" in detail.text
+    assert post(first, "fulfil") == 303
+    assert post(second, "refuse", reason="the same request was answered already") == 303
+    with rt.sessions() as session:
+        statuses = {r.id: r.status for r in session.query(RightsRequestRow)}
+    assert statuses == {first: "fulfilled", second: "refused"}
+    again = officer.client.post(f"/console/rights/{first}/fulfil", data={"csrf": officer.csrf})
+    assert again.status_code == 409 and "cannot be fulfilled" in again.text
+
+    auditor = desks["auditor"]
+    assert auditor.client.get(f"/console/rights/{first}").status_code == 200
+    assert auditor.client.post(f"/console/rights/{second}/assign", data={"csrf": auditor.csrf}).status_code == 403
+    collector = desks["collector"]
+    assert collector.client.get("/console/rights").status_code == 403
+    assert collector.client.get(f"/console/rights/{first}").status_code == 403
+
+
+def test_alert_pages_show_evidence_and_resolve(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
+    officer = desks["protection_officer"]
+    alert_id = raise_alert(rt, desks["collector"].principal_id, title="<script>x</script> many reads")
+    listing = officer.client.get("/console/alerts")
+    assert listing.status_code == 200 and f"/console/alerts/{alert_id}" in listing.text
+    assert "<script>x</script>" not in listing.text
+    detail = officer.client.get(f"/console/alerts/{alert_id}?lang=en")
+    assert detail.status_code == 200 and detail.text.count('href="/console/ledger?seq=') == 3  # the triggering entries
+    assert officer.client.post(f"/console/alerts/{alert_id}/resolve", data={"note": "checked", "csrf": "x"}).status_code == 403
+    resp = officer.client.post(
+        f"/console/alerts/{alert_id}/acknowledge", data={"note": "looking into it", "csrf": officer.csrf}, follow_redirects=False
+    )
+    assert resp.status_code == 303
+    resp = officer.client.post(f"/console/alerts/{alert_id}/resolve", data={"note": "work of the day", "csrf": officer.csrf})
+    assert resp.status_code == 200 and "work of the day" in resp.text
+    with rt.sessions() as session:
+        assert session.get(AlertRow, alert_id).status == "resolved"  # type: ignore[union-attr]
+    auditor = desks["auditor"]
+    assert auditor.client.get(f"/console/alerts/{alert_id}").status_code == 200
+    assert auditor.client.post(f"/console/alerts/{alert_id}/acknowledge", data={"note": "n", "csrf": auditor.csrf}).status_code == 403
+    assert desks["collector"].client.get("/console/alerts").status_code == 403
+    assert desks["collector"].client.get(f"/console/alerts/{alert_id}").status_code == 403
+
+
+def test_ledger_search(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
+    auditor = desks["auditor"]
+    page = auditor.client.get("/console/ledger?action=subject.*")
+    assert page.status_code == 200 and "subject.create" in page.text and "/v1/ledger/checkpoint" in page.text
+    assert "王芳" not in page.text and person.phone not in page.text  # entries hold no personal data
+    by_seq = auditor.client.get("/console/ledger?seq=0")
+    assert by_seq.status_code == 200 and by_seq.text.count("<tr>") == 2  # header and the one entry
+    window = auditor.client.get("/console/ledger?since=2026-11-23T01:00&until=2026-11-23T03:00&actor=nobody")
+    assert window.status_code == 200 and "subject.create" not in window.text
+    assert auditor.client.get("/console/ledger?since=yesterday").status_code == 422
+    assert desks["collector"].client.get("/console/ledger").status_code == 403
+
+
+def test_reports(rt: Runtime, desks: dict[str, Desk]) -> None:
+    officer = desks["protection_officer"]
+    assert officer.client.get("/console/reports").status_code == 200
+    made = officer.client.post("/console/reports/compliance", data={"csrf": officer.csrf})
+    assert made.status_code == 200 and "credit_assessment" in made.text
+    listing = desks["auditor"].client.get("/console/reports?start=2026-11-01&end=2026-11-30")
+    assert listing.status_code == 200 and "/console/reports/1" in listing.text and 'id="on-time"' in listing.text
+    assert desks["auditor"].client.get("/console/reports/1").status_code == 200
+    assert officer.client.post("/console/reports/compliance", data={"csrf": "forged"}).status_code == 403
+    assert desks["collector"].client.get("/console/reports").status_code == 403
+    assert desks["collector"].client.get("/console/reports/1").status_code == 403
+
+
+def test_chinese_is_the_default(desks: dict[str, Desk]) -> None:
+    page = desks["protection_officer"].client.get("/console/rights?lang=zh_CN")
+    assert "个人信息权利请求" in page.text or "权利请求" in page.text
