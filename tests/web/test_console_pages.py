@@ -130,21 +130,24 @@ def test_dashboard_shows_each_role_its_work(rt: Runtime, desks: dict[str, Desk],
     collector = desks["collector"].client.get("/console?lang=en")
     assert collector.status_code == 200
     # Sections the role may not see are left out, not shown empty.
-    assert f"/console/rights/{rid}" not in collector.text and "Insider-watch alerts" not in collector.text
+    assert f"/console/rights/{rid}" not in collector.text
+    assert "Insider-watch alerts" not in collector.text
     assert desks["collector"].client.get("/console/nothing").status_code == 404
 
 
 def test_signed_out_goes_to_sign_in(client: TestClient) -> None:
     for path in ("/console", "/console/subjects", "/console/rights", "/console/alerts", "/console/ledger", "/console/reports"):
         resp = client.get(path, follow_redirects=False)
-        assert resp.status_code == 303 and resp.headers["location"] == "/console/login", path
+        assert resp.status_code == 303, path
+        assert resp.headers["location"] == "/console/login", path
 
 
 def test_subject_page_masks_reveals_with_reason_and_refuses(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
     officer = desks["protection_officer"]
     page = officer.client.get(f"/console/subjects/{person.subject_id}?purpose=rights_request&lang=en")
     assert page.status_code == 200
-    assert "139****5678" in page.text and "13912345678" not in page.text
+    assert "139****5678" in page.text
+    assert "13912345678" not in page.text
     assert "(clear text)" not in page.text
 
     reason = "<script>alert(1)</script> answering access request"
@@ -153,21 +156,28 @@ def test_subject_page_masks_reveals_with_reason_and_refuses(rt: Runtime, desks: 
     )
     assert resp.status_code == 200
     assert "13912345678" in resp.text
-    assert "&lt;b&gt;科技&lt;/b&gt;" in resp.text and "<b>科技</b>" not in resp.text  # escaped, never markup
-    assert "<script>alert(1)</script>" not in resp.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
+    assert "&lt;b&gt;科技&lt;/b&gt;" in resp.text
+    assert "<b>科技</b>" not in resp.text
+    assert "<script>alert(1)</script>" not in resp.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
     seq = int(re.search(r'data-ledger-seq="(\d+)"', resp.text).group(1))  # type: ignore[union-attr]
     with rt.sessions() as session:
         body = json.loads(session.execute(text("SELECT body FROM ledger_entries WHERE seq = :s"), {"s": seq}).scalar_one())
-    assert body["reason"] == reason.strip() and body["action"] == "subject.read" and body["decision"] == "clear"
+    assert body["reason"] == reason.strip()
+    assert body["action"] == "subject.read"
+    assert body["decision"] == "clear"
 
     no_reason = officer.client.post(
         f"/console/subjects/{person.subject_id}/reveal", data={"purpose": "rights_request", "reason": " ", "csrf": officer.csrf}
     )
-    assert no_reason.status_code == 400 and "13912345678" not in no_reason.text
+    assert no_reason.status_code == 400
+    assert "13912345678" not in no_reason.text
 
     # A collector on no loan of this person: the gate refuses, the page says which rule.
     collector = desks["collector"].client.get(f"/console/subjects/{person.subject_id}?purpose=collection&lang=en")
-    assert collector.status_code == 200 and "collector-assigned" in collector.text and "139****5678" not in collector.text
+    assert collector.status_code == 200
+    assert "collector-assigned" in collector.text
+    assert "139****5678" not in collector.text
     # An administrator reads no one's data: no purpose, so the page is refused.
     assert desks["admin"].client.get(f"/console/subjects/{person.subject_id}").status_code == 403
     forged = officer.client.post(
@@ -181,7 +191,8 @@ def test_find_by_phone_is_posted_and_logged(rt: Runtime, desks: dict[str, Desk],
     resp = officer.client.post(
         "/console/subjects/find", data={"field": "mobile", "value": person.phone, "purpose": "rights_request", "csrf": officer.csrf}
     )
-    assert resp.status_code == 200 and f"/console/subjects/{person.subject_id}" in resp.text
+    assert resp.status_code == 200
+    assert f"/console/subjects/{person.subject_id}" in resp.text
     with rt.sessions() as session:
         assert session.execute(text("SELECT count(*) FROM ledger_entries WHERE action = 'subject.lookup'")).scalar_one() == 1
     refused = desks["admin"].client.post(
@@ -198,7 +209,9 @@ def test_rights_pages_assign_extend_refuse_fulfil(rt: Runtime, desks: dict[str, 
     officer = desks["protection_officer"]
     first, second = file_access_request(rt, person), file_access_request(rt, person)
     queue = officer.client.get("/console/rights?lang=en")
-    assert queue.status_code == 200 and first[:8] in queue.text and second[:8] in queue.text
+    assert queue.status_code == 200
+    assert first[:8] in queue.text
+    assert second[:8] in queue.text
 
     def post(rid: str, step: str, **data: str) -> int:
         return officer.client.post(f"/console/rights/{rid}/{step}", data={"csrf": officer.csrf, **data}, follow_redirects=False).status_code
@@ -208,14 +221,16 @@ def test_rights_pages_assign_extend_refuse_fulfil(rt: Runtime, desks: dict[str, 
     assert post(first, "extend", working_days="5", reason="short") == 400  # a reason of 10+ characters
     assert post(first, "extend", working_days="5", reason="waiting for the archive <b>copy</b>") == 303
     detail = officer.client.get(f"/console/rights/{first}?done=extended&lang=en")
-    assert "&lt;b&gt;copy&lt;/b&gt;" in detail.text and "The deadline was extended" in detail.text
+    assert "&lt;b&gt;copy&lt;/b&gt;" in detail.text
+    assert "The deadline was extended" in detail.text
     assert post(first, "fulfil") == 303
     assert post(second, "refuse", reason="the same request was answered already") == 303
     with rt.sessions() as session:
         statuses = {r.id: r.status for r in session.query(RightsRequestRow)}
     assert statuses == {first: "fulfilled", second: "refused"}
     again = officer.client.post(f"/console/rights/{first}/fulfil", data={"csrf": officer.csrf})
-    assert again.status_code == 409 and "cannot be fulfilled" in again.text
+    assert again.status_code == 409
+    assert "cannot be fulfilled" in again.text
 
     auditor = desks["auditor"]
     assert auditor.client.get(f"/console/rights/{first}").status_code == 200
@@ -229,17 +244,20 @@ def test_alert_pages_show_evidence_and_resolve(rt: Runtime, desks: dict[str, Des
     officer = desks["protection_officer"]
     alert_id = raise_alert(rt, desks["collector"].principal_id, title="<script>x</script> many reads")
     listing = officer.client.get("/console/alerts")
-    assert listing.status_code == 200 and f"/console/alerts/{alert_id}" in listing.text
+    assert listing.status_code == 200
+    assert f"/console/alerts/{alert_id}" in listing.text
     assert "<script>x</script>" not in listing.text
     detail = officer.client.get(f"/console/alerts/{alert_id}?lang=en")
-    assert detail.status_code == 200 and detail.text.count('href="/console/ledger?seq=') == 3  # the triggering entries
+    assert detail.status_code == 200
+    assert detail.text.count('href="/console/ledger?seq=') == 3
     assert officer.client.post(f"/console/alerts/{alert_id}/resolve", data={"note": "checked", "csrf": "x"}).status_code == 403
     resp = officer.client.post(
         f"/console/alerts/{alert_id}/acknowledge", data={"note": "looking into it", "csrf": officer.csrf}, follow_redirects=False
     )
     assert resp.status_code == 303
     resp = officer.client.post(f"/console/alerts/{alert_id}/resolve", data={"note": "work of the day", "csrf": officer.csrf})
-    assert resp.status_code == 200 and "work of the day" in resp.text
+    assert resp.status_code == 200
+    assert "work of the day" in resp.text
     with rt.sessions() as session:
         assert session.get(AlertRow, alert_id).status == "resolved"  # type: ignore[union-attr]
     auditor = desks["auditor"]
@@ -252,12 +270,17 @@ def test_alert_pages_show_evidence_and_resolve(rt: Runtime, desks: dict[str, Des
 def test_ledger_search(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
     auditor = desks["auditor"]
     page = auditor.client.get("/console/ledger?action=subject.*")
-    assert page.status_code == 200 and "subject.create" in page.text and "/v1/ledger/checkpoint" in page.text
-    assert "王芳" not in page.text and person.phone not in page.text  # entries hold no personal data
+    assert page.status_code == 200
+    assert "subject.create" in page.text
+    assert "/v1/ledger/checkpoint" in page.text
+    assert "王芳" not in page.text
+    assert person.phone not in page.text
     by_seq = auditor.client.get("/console/ledger?seq=0")
-    assert by_seq.status_code == 200 and by_seq.text.count("<tr>") == 2  # header and the one entry
+    assert by_seq.status_code == 200
+    assert by_seq.text.count("<tr>") == 2
     window = auditor.client.get("/console/ledger?since=2026-11-23T01:00&until=2026-11-23T03:00&actor=nobody")
-    assert window.status_code == 200 and "subject.create" not in window.text
+    assert window.status_code == 200
+    assert "subject.create" not in window.text
     assert auditor.client.get("/console/ledger?since=yesterday").status_code == 422
     assert desks["collector"].client.get("/console/ledger").status_code == 403
 
@@ -266,9 +289,12 @@ def test_reports(rt: Runtime, desks: dict[str, Desk]) -> None:
     officer = desks["protection_officer"]
     assert officer.client.get("/console/reports").status_code == 200
     made = officer.client.post("/console/reports/compliance", data={"csrf": officer.csrf})
-    assert made.status_code == 200 and "credit_assessment" in made.text
+    assert made.status_code == 200
+    assert "credit_assessment" in made.text
     listing = desks["auditor"].client.get("/console/reports?start=2026-11-01&end=2026-11-30")
-    assert listing.status_code == 200 and "/console/reports/1" in listing.text and 'id="on-time"' in listing.text
+    assert listing.status_code == 200
+    assert "/console/reports/1" in listing.text
+    assert 'id="on-time"' in listing.text
     assert desks["auditor"].client.get("/console/reports/1").status_code == 200
     assert officer.client.post("/console/reports/compliance", data={"csrf": "forged"}).status_code == 403
     assert desks["collector"].client.get("/console/reports").status_code == 403
