@@ -80,6 +80,7 @@ def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_
     assert queue.work(rt, once=True) == 5
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # backups and drills on PostgreSQL: test_backup_drill
 def test_drill_age_alerts_until_a_good_drill_and_again_when_it_is_old(rt: Runtime, make_actor, clock: FrozenClock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     writer = make_actor("loan_system")
     with rt.sessions() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from lendshield.crypto import LocalKeyFile
@@ -36,6 +37,7 @@ def _gauge(client: TestClient, name: str) -> float:
     return float(line.split()[1])
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # one indexed query; the drill on both: test_backup_drill
 def test_metrics_report_the_restore_drill_age(rt: Runtime, client: TestClient, tmp_path: Path) -> None:
     assert _gauge(client, "lendshield_restore_drill_overdue") == 1.0  # never drilled
     assert _gauge(client, "lendshield_restore_drill_last_good_timestamp_seconds") == 0.0
