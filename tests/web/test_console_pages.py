@@ -19,13 +19,14 @@ from lendshield.accounts import borrowers
 from lendshield.accounts import service as accounts
 from lendshield.clock import FrozenClock
 from lendshield.crypto.passwords import Argon2Params, PasswordHashing
+from lendshield.principals import Principal
 from lendshield.rights import service as rights
 from lendshield.rights.models import RightsRequestRow
 from lendshield.runtime import Runtime
 from lendshield.watch import alerts as watch
 from lendshield.watch.models import AlertRow
 from lendshield.web.app import create_app
-from tests.web.portal_helpers import Person, make_borrower
+from tests.web.portal_helpers import Person, make_borrower, new_code, outbox_codes
 
 PASSWORD = "Lantern-Orbit-93!"
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
@@ -238,6 +239,29 @@ def test_rights_pages_assign_extend_refuse_fulfil(rt: Runtime, desks: dict[str, 
     collector = desks["collector"]
     assert collector.client.get("/console/rights").status_code == 403
     assert collector.client.get(f"/console/rights/{first}").status_code == 403
+
+
+def test_a_staff_filed_request_is_verified_by_code(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:
+    officer = desks["protection_officer"]
+    who = Principal(id=officer.principal_id, name="officer", kind="staff", roles=frozenset({"protection_officer"}))
+    with rt.sessions() as session:
+        rid = rights.file_request(session, rt, who, request_type="access", subject_id=person.subject_id).id
+        session.commit()
+    before = outbox_codes(rt, person.subject_id)
+    sent = officer.client.post(f"/console/rights/{rid}/verification", data={"csrf": officer.csrf})
+    assert sent.status_code == 200
+    assert "139****5678" in sent.text
+    wrong = officer.client.post(f"/console/rights/{rid}/verification/confirm", data={"code": "000000", "csrf": officer.csrf})
+    assert wrong.status_code == 403
+    code = new_code(rt, person.subject_id, before)
+    resp = officer.client.post(
+        f"/console/rights/{rid}/verification/confirm", data={"code": code, "csrf": officer.csrf}, follow_redirects=False
+    )
+    assert resp.status_code == 303
+    with rt.sessions() as session:
+        assert session.get(RightsRequestRow, rid).status == "open"  # type: ignore[union-attr]
+        denied = session.execute(text("SELECT count(*) FROM ledger_entries WHERE action = 'rights.verify'")).scalar_one()
+    assert denied == 2  # the wrong code and the right one
 
 
 def test_alert_pages_show_evidence_and_resolve(rt: Runtime, desks: dict[str, Desk], person: Person) -> None:

@@ -18,7 +18,7 @@ from lendshield.errors import LendShieldError, NotFound
 from lendshield.principals import Principal
 from lendshield.principals import service as principals
 from lendshield.rights import alerts as rights_alerts
-from lendshield.rights import flows
+from lendshield.rights import flows, verification
 from lendshield.rights import service as rights
 from lendshield.rights.models import STATUSES
 from lendshield.runtime import Runtime
@@ -34,6 +34,7 @@ DONE = {
     "refused": "The request was refused; the person sees your reason.",
     "fulfilled": "The request was carried out; the person sees the outcome.",
     "acknowledged": "The alert was acknowledged.",
+    "verified": "The person's identity is verified; the request is open.",
 }
 
 
@@ -205,6 +206,50 @@ def fulfil(
         request_id,
         "fulfilled",
         lambda s: flows.fulfil(s, rt, staff.who, request_id[:36], outcome=outcome.strip() or None),
+    )
+
+
+@router.post("/console/rights/{request_id}/verification", response_model=None)
+def send_code(request: Request, request_id: str, rt: RuntimeDep, csrf: Csrf = "", ls_session: SessionCookie = None) -> Response:
+    """Text a one-time code to the person's verified mobile (staff-filed requests); the page shows
+    the masked number only, and is not redirected so the number never goes into a URL."""
+    staff = signed_in(rt, ls_session)
+    if staff is None:
+        return _to_login()
+    accounts.check_csrf(staff.identity, csrf)
+    request_id = request_id[:36]
+    try:
+        with unit_of_work(rt) as session:
+            sent_to = verification.send_code(session, rt, staff.who, request_id)
+    except LendShieldError as exc:
+        try:
+            return _detail_page(request, rt, staff.who, request_id, status=exc.status, error=exc.detail)
+        except LendShieldError as again:
+            return refused(request, staff.who, again)
+    return _detail_page(request, rt, staff.who, request_id, sent_to=sent_to)
+
+
+@router.post("/console/rights/{request_id}/verification/confirm", response_model=None)
+def confirm_code(
+    request: Request,
+    request_id: str,
+    rt: RuntimeDep,
+    code: Annotated[str, Form(max_length=16)] = "",
+    csrf: Csrf = "",
+    ls_session: SessionCookie = None,
+) -> Response:
+    """The code the person read out; a wrong one is counted and logged by the service."""
+    staff = signed_in(rt, ls_session)
+    if staff is None:
+        return _to_login()
+    return _step(
+        request,
+        rt,
+        staff,
+        csrf,
+        request_id,
+        "verified",
+        lambda s: verification.confirm_code(s, rt, staff.who, request_id[:36], code.strip()),
     )
 
 
