@@ -2,6 +2,8 @@
 
 Sessions live in a Secure, HttpOnly, SameSite=Strict cookie; every form carries the session's
 CSRF token; every page is rendered with autoescaping, so text from any field is shown, not run.
+This module holds sign-in, sign-out and the device approval queue; the dashboard and the other
+console pages live in ``console_*`` modules built on ``render`` and ``_staff`` from here.
 """
 
 from __future__ import annotations
