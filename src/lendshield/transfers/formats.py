@@ -124,8 +124,13 @@ def _text_rows(text: str) -> Iterator[list[str]]:
             yield cells
 
 
+MAX_FIELD_CHARS = 131_072  # csv's own default limit; checked here because csv's limit is process-wide state
+
+
 def _delimited_rows(text: str, delimiter: str) -> Iterator[list[str]]:
     for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+        if any(len(c) > MAX_FIELD_CHARS for c in row):
+            raise csv.Error(f"a field is longer than {MAX_FIELD_CHARS} characters")
         cells = [c for c in row if c.strip()]
         if cells:
             yield cells
