@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from lendshield import ledger
 from lendshield.errors import InvalidInput, NotFound
+from lendshield.ledger.prepared import Prepared
 from lendshield.principals import Principal
 from lendshield.rights import service
 from lendshield.rights.models import HoldRow
@@ -33,20 +34,33 @@ def active_holds(session: Session, subject_id: str, on: dt.date | None, kind: st
     return list(session.scalars(stmt.order_by(HoldRow.created_at)))
 
 
+_IN_FORCE = Prepared(
+    select(HoldRow.kind, HoldRow.ends_on)
+    .where(
+        HoldRow.subject_id == bindparam("sid"),
+        HoldRow.lifted_at.is_(None),
+        or_(HoldRow.ends_on.is_(None), HoldRow.ends_on >= bindparam("day")),
+    )
+    .order_by(HoldRow.created_at)
+    .limit(1)
+)
+
+
 def restriction_for(session: Session, rt: Runtime, subject_id: str, purpose: str | None) -> str | None:
     """Why ``purpose`` may not process this person's data now, or None when it may.
 
     While a hold is in force only the purposes in ``restricted_purposes_allowed`` (handling the
-    person's own requests) may read; everything else is storage only.
+    person's own requests) may read; everything else is storage only. On every gated read: one
+    precompiled statement on the session's cursor (``ledger.prepared``), no ORM objects.
     """
     if purpose in service.rules(rt).restricted_purposes_allowed:
         return None
-    holds = active_holds(session, subject_id, rt.clock.now().date())
-    if not holds:
+    rows = _IN_FORCE.run(session, {"sid": subject_id, "day": rt.clock.now().date()})
+    if not rows:
         return None
-    hold = holds[0]
-    until = f" until {hold.ends_on.isoformat()}" if hold.ends_on else ""
-    what = "a legal hold" if hold.kind == "legal_hold" else "the person's restriction request"
+    kind, ends_on = rows[0]
+    until = f" until {ends_on}" if ends_on else ""  # a date on PostgreSQL, its ISO text on SQLite
+    what = "a legal hold" if kind == "legal_hold" else "the person's restriction request"
     return f"restricted to storage only by {what}{until} (PIPL Arts. 44, 47)"
 
 
