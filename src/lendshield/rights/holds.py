@@ -53,10 +53,9 @@ def restriction_for(session: Session, rt: Runtime, subject_id: str, purpose: str
     person's own requests) may read; everything else is storage only. On every gated read: one
     precompiled statement on the session's cursor (``ledger.prepared``), no ORM objects.
     """
-    if purpose in service.rules(rt).restricted_purposes_allowed:
-        return None
+    # The hold first: almost nobody is restricted, and the rules file is only needed when they are.
     rows = _IN_FORCE.run(session, {"sid": subject_id, "day": rt.clock.now().date()})
-    if not rows:
+    if not rows or purpose in service.rules(rt).restricted_purposes_allowed:
         return None
     kind, ends_on = rows[0]
     until = f" until {ends_on}" if ends_on else ""  # a date on PostgreSQL, its ISO text on SQLite
