@@ -44,7 +44,9 @@ class PeriodicRunner:
             try:
                 task.fn()
             except Exception as exc:  # a task must never kill the runner; say which and why
-                log.error("job failed", extra={"job": task.name, "error": type(exc).__name__, "detail": str(exc)[:200]})
+                # The name and the kind of failure in the message itself (extra fields are dropped by
+                # plain formatters); the exception text stays out, it may quote input.
+                log.error("job %s failed: %s", task.name, type(exc).__name__, extra={"job": task.name, "error": type(exc).__name__})
 
     def _loop(self) -> None:
         while not self._stop.is_set():
