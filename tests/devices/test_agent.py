@@ -17,6 +17,7 @@ from lendshield.crypto.jws import b64url
 from lendshield.devices import agent
 from lendshield.devices.models import CommandRow
 from lendshield.devices.protocol import CommandRefused
+from lendshield.ledger.models import LedgerEntryRow
 from lendshield.ledger.tree import integrate_all
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
@@ -131,4 +132,9 @@ def test_agent_refuses_a_command_without_a_proven_ledger_entry(rt: Runtime, clie
     assert state.last_seq == 0
     with rt.sessions() as session:
         row = session.scalars(select(CommandRow)).one()
-    assert row.ack_token is not None  # the refusal itself is acknowledged, so the log shows it
+        bodies = session.scalars(select(LedgerEntryRow.body).where(LedgerEntryRow.action == "device.ack")).all()
+    assert [json.loads(b)["decision"] for b in bodies] == ["refused"]  # the refusal itself is acknowledged, so the log shows it
+    assert row.acked_at is None  # ... but a refused reminder is not a delivered one
+    assert agent.sync(state, client, require_proof, now=int(rt.clock.now().timestamp()))[0].startswith("refused")
+    with rt.sessions() as session:
+        assert len(session.scalars(select(LedgerEntryRow).where(LedgerEntryRow.action == "device.ack")).all()) == 1  # reported once

@@ -31,7 +31,7 @@ def claims(**over: Any) -> dict[str, Any]:
         "iat": NOW - 10,
         "exp": NOW + 600,
         "cmd": "lock",
-        "args": {"lender_contact": "400-000-0000"},
+        "args": {"lender_contact": "400-000-0000", "how_to_pay": "in the app", "how_to_complain": "12378"},
         "appr": APPROVALS,
         "led": LEDGER,
     }

@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         command_kid: str = typer.Option(..., "--command-kid"),
         command_key: str = typer.Option(..., "--command-key", help="base64url Ed25519 key from the enrolment answer."),
         ledger_key: str = typer.Option("", "--ledger-key", help="The log's note verifier key."),
+        witness_key: list[str] = typer.Option([], "--witness-key", help="Require a cosignature by this witness (repeatable)."),
     ) -> None:
         """Pin what enrolment returned: the device id, the platform's command key and the log key."""
         from lendshield.devices.agent import AgentState, _unb64
@@ -40,7 +41,9 @@ def register(app: typer.Typer) -> None:
         raw = _unb64(command_key)
         if len(raw) != 32:
             raise InvalidInput("--command-key: an Ed25519 public key is 32 bytes")
-        loaded.pin(device_id=device_id, server=server, command_kid=command_kid, command_key=raw, ledger_key=ledger_key)
+        loaded.pin(
+            device_id=device_id, server=server, command_kid=command_kid, command_key=raw, ledger_key=ledger_key, witness_keys=witness_key
+        )
         typer.echo(f"pinned {command_kid} for device {device_id}")
 
     @agent_app.command("run")
@@ -52,13 +55,18 @@ def register(app: typer.Typer) -> None:
         """Check in, verify, apply and acknowledge commands; refuse and report anything else."""
         import httpx
 
-        from lendshield.devices.agent import AgentState, sync
+        from lendshield.devices.agent import AgentError, AgentState, sync
 
         loaded = AgentState.load(state)
         with httpx.Client(timeout=10) as client:
             while True:
-                for outcome in sync(loaded, client):
-                    typer.echo(outcome)
+                try:
+                    for outcome in sync(loaded, client):
+                        typer.echo(outcome)
+                except AgentError as exc:
+                    if once:
+                        raise
+                    typer.echo(f"not synced: {exc.detail}", err=True)  # offline: try again later, change nothing
                 if once:
                     return
                 time.sleep(interval)

@@ -13,15 +13,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lendshield.devices.protocol import CommandRefused
 from lendshield.ledger import merkle
-from lendshield.ledger.note import NoteError, verify_note
+from lendshield.ledger.note import NoteError, split_note, verify_cosignature, verify_note
 
 
-def verify_command_entry(led: Mapping[str, Any], proof: Mapping[str, Any] | None, *, ledger_key: str, device_id: str, command: str) -> None:
+def verify_command_entry(
+    led: Mapping[str, Any],
+    proof: Mapping[str, Any] | None,
+    *,
+    ledger_key: str,
+    device_id: str,
+    command: str,
+    witness_keys: Sequence[str] = (),
+) -> None:
+    """Refuse unless the command's entry is in a checkpoint signed by the log and, when the device
+    pins witness keys, cosigned by at least one of them (a server alone cannot get that)."""
     if not ledger_key:
         raise CommandRefused("no ledger key pinned: cannot check that the command was logged")
     if not isinstance(proof, Mapping):
@@ -30,6 +40,8 @@ def verify_command_entry(led: Mapping[str, Any], proof: Mapping[str, Any] | None
         cp = verify_note(str(proof["checkpoint"]), ledger_key)
     except (NoteError, KeyError) as exc:
         raise CommandRefused(f"checkpoint refused: {exc}") from exc
+    if witness_keys:
+        _require_cosignature(str(proof["checkpoint"]), witness_keys)
     body = proof.get("body")
     if not isinstance(body, str):
         raise CommandRefused("ledger proof carries no entry body")
@@ -46,3 +58,20 @@ def verify_command_entry(led: Mapping[str, Any], proof: Mapping[str, Any] | None
         merkle.verify_inclusion(int(entry["seq"]), cp.size, merkle.leaf_hash(body.encode()), hashes, cp.root)
     except (merkle.ProofError, ValueError) as exc:
         raise CommandRefused(f"inclusion proof does not verify: {exc}") from exc
+
+
+def _require_cosignature(checkpoint: str, witness_keys: Sequence[str]) -> None:
+    # A compromised server can sign any checkpoint, including one that leaves out the entry it
+    # hides from auditors; a witness cosigns only a tree consistent with what it saw before.
+    body, sigs = split_note(checkpoint)
+    for key in witness_keys:
+        name = key.split("+", 1)[0]
+        for line in sigs:
+            if line.name != name:
+                continue
+            try:
+                verify_cosignature(body, line, key)
+                return
+            except NoteError:
+                continue
+    raise CommandRefused("checkpoint not cosigned by a pinned witness")

@@ -53,6 +53,8 @@ ARGS: Mapping[Command, frozenset[str]] = {
     Command.RELEASE: frozenset({"certificate"}),
     Command.ROTATE_KEY: frozenset({"next_kid", "next_key"}),
 }
+LOCK_SCREEN = ("lender_contact", "how_to_pay", "how_to_complain")
+"""Arguments every lock and restrict carries, shown on the lock screen."""
 ALWAYS_AVAILABLE = (
     "emergency calls",
     "incoming calls",
@@ -122,6 +124,9 @@ def verify_command(
     args = claims.get("args", {})
     if not isinstance(args, dict) or not set(args) <= ARGS[command]:
         raise CommandRefused(f"unexpected arguments for {command.value}")
+    if command in NEEDS_APPROVAL and not all(isinstance(args.get(k), str) and args[k].strip() for k in LOCK_SCREEN):
+        # The borrower must always see whom to call, how to pay and how to complain.
+        raise CommandRefused(f"lock screen incomplete: {command.value} must carry {', '.join(LOCK_SCREEN)}")
     issued, expires, seq = _int(claims, "iat"), _int(claims, "exp"), _int(claims, "seq")
     if expires <= now:
         raise CommandRefused("expired")

@@ -65,6 +65,11 @@ class DeviceRules:
     approver_roles: tuple[str, ...] = ("collection_supervisor", "risk_officer")
     approval_ttl: timedelta = timedelta(hours=24)
     command_ttl: timedelta = timedelta(hours=24)
+    rotation_ttl: timedelta = timedelta(days=365)
+    """A key rotation must reach phones that were offline for months, or they refuse every later command."""
+    lender_contact: str = "the lender's customer service number printed on the loan contract"
+    how_to_pay: str = "pay in the lender's app or at a bank; the phone unlocks within seconds of a payment that brings the loan current"
+    how_to_complain: str = "call the lender, or the financial consumer hotline 12378"
     blockers: tuple[BlockerCheck, ...] = field(default_factory=default_blockers)
 
 
@@ -266,7 +271,7 @@ def review(session: Session, rt: Runtime, who: Principal, request_id: str, *, ap
     approvals = [a for a in existing if a.decision == "approve"] + [ApprovalRow(role=role, digest=digest)]
     if {a.role for a in approvals} >= set(rules.approver_roles):
         req.status, req.decided_at = "approved", now
-        args = {"lender_contact": "见锁屏 / see lock screen", "how_to_pay": "app", "how_to_complain": "12378"}
+        args = {"lender_contact": rules.lender_contact, "how_to_pay": rules.how_to_pay, "how_to_complain": rules.how_to_complain}
         issue(session, rt, device, Command(req.command), rules, args=args, approvals=[a.digest for a in approvals], request_id=req.id)
         req.status = "issued"
     return req.status
@@ -284,9 +289,15 @@ def issue(
     request_id: str | None,
     who: Principal = SYSTEM,
     final_notice: bool = False,
+    sign_with: str | None = None,
+    ttl: timedelta | None = None,
 ) -> CommandRow:
-    """Log the command, then sign it with its ledger entry inside: no unlogged command exists."""
+    """Log the command, then sign it with its ledger entry inside: no unlogged command exists.
+
+    ``sign_with`` names an older command-key version (only a key rotation's announcement uses it).
+    """
     now = rt.clock.now()
+    ttl = rules.command_ttl if ttl is None else ttl
     seq = (session.scalar(select(func.max(CommandRow.seq)).where(CommandRow.device_id == device.id)) or 0) + 1
     ledger_seq = ledger.append(
         session,
@@ -294,9 +305,8 @@ def issue(
             rt, who, device, "device.command", decision=command.value, details={"seq": seq, "request": request_id, "approvals": approvals}
         ),
     )
-    kid, _ = command_key(rt)
-    version = kid.removeprefix("cmd-")
-    _, key = rt.keys.signing_key(COMMAND_KEY, version)
+    version, key = rt.keys.signing_key(COMMAND_KEY, sign_with)
+    kid = f"cmd-{version}"
     claims = {
         "v": VERSION,
         "iss": rt.settings.ledger_origin,
@@ -304,7 +314,7 @@ def issue(
         "seq": seq,
         "nonce": b64url(secrets.token_bytes(16)),
         "iat": int(now.timestamp()),
-        "exp": int((now + rules.command_ttl).timestamp()),
+        "exp": int((now + ttl).timestamp()),
         "cmd": command.value,
         "args": args,
         "appr": approvals,
@@ -318,7 +328,7 @@ def issue(
         final_notice=final_notice,
         token=sign_compact(key, kid, claims, COMMAND_TYP),
         issued_at=now,
-        expires_at=now + rules.command_ttl,
+        expires_at=now + ttl,
         ledger_seq=ledger_seq,
         acked_at=None,
         ack_token=None,
@@ -362,13 +372,100 @@ def _release_certificate(rt: Runtime, device: DeviceRow, loan: LoanRow) -> str:
     return sign_compact(key, f"cmd-{version}", claims, "lendshield-release-certificate")
 
 
-def deliverable(session: Session, rt: Runtime, device_id: str, after_seq: int) -> tuple[list[dict[str, Any]], list[int]]:
+def rotate_command_key(session: Session, rt: Runtime, rules: DeviceRules) -> list[CommandRow]:
+    """Make a new command key current and announce it to every device still under control, each
+    announcement signed by the old key (the only key the phone trusts until it applies it).
+
+    The new key is written to the key store before this transaction commits; if the transaction
+    fails, run it again: the phones still trust the old version and are told about the newest.
+    """
+    devices = list(session.scalars(select(DeviceRow).where(DeviceRow.state != "released").order_by(DeviceRow.id)))
+    trusted = _trusted_versions(session, devices, rt)
+    new_version = rt.keys.add_signing_key(COMMAND_KEY)
+    _, new_key = rt.keys.signing_key(COMMAND_KEY, new_version)
+    args = {"next_kid": f"cmd-{new_version}", "next_key": b64url(public_raw(new_key))}
+    return [
+        issue(
+            session,
+            rt,
+            d,
+            Command.ROTATE_KEY,
+            rules,
+            args=args,
+            approvals=[],
+            request_id=None,
+            sign_with=trusted[d.id],
+            ttl=rules.rotation_ttl,
+        )
+        for d in devices
+    ]
+
+
+def _trusted_versions(session: Session, devices: list[DeviceRow], rt: Runtime) -> dict[str, str]:
+    # A device trusts the key its newest rotation announced, else the key current at enrolment
+    # (the one we are about to replace, when no rotation reached it yet).
+    current, _ = rt.keys.signing_key(COMMAND_KEY)
+    out = {}
+    for d in devices:
+        last = session.scalar(
+            select(CommandRow)
+            .where(CommandRow.device_id == d.id, CommandRow.command == Command.ROTATE_KEY.value)
+            .order_by(CommandRow.seq.desc())
+            .limit(1)
+        )
+        out[d.id] = current if last is None else str(json_claims(last.token)["args"]["next_kid"]).removeprefix("cmd-")
+    return out
+
+
+def json_claims(token: str) -> dict[str, Any]:
+    """The claims of a token we signed ourselves (read back from our own table, not from a device)."""
+    import json
+
+    from lendshield.crypto.jws import unb64url
+
+    claims: dict[str, Any] = json.loads(unb64url(token.split(".")[1]))
+    return claims
+
+
+def _renew_lapsed_unlock(session: Session, rt: Runtime, device: DeviceRow, rules: DeviceRules) -> None:
+    # A phone offline past an unlock's expiry would refuse it and stay locked on a paid-up loan:
+    # issue a fresh one at check-in (in the borrower's favour; no approval needed).
+    loan = session.get(LoanRow, device.loan_id)
+    if loan is None or device.state not in ("locked", "restricted") or loan.overdue_days != 0:
+        return
+    now = rt.clock.now()
+    live = session.scalar(
+        select(func.count())
+        .select_from(CommandRow)
+        .where(
+            CommandRow.device_id == device.id,
+            CommandRow.command.in_(("unlock", "release")),
+            CommandRow.seq > device.last_seq,
+            CommandRow.expires_at > now,
+        )
+    )
+    if not live:
+        issue(session, rt, device, Command.UNLOCK, rules, args={}, approvals=[], request_id=None)
+
+
+def deliverable(
+    session: Session, rt: Runtime, device_id: str, after_seq: int, rules: DeviceRules | None = None
+) -> tuple[list[dict[str, Any]], list[int]]:
     """Commands after ``after_seq`` whose ledger entries are in the latest signed checkpoint, each
-    with its proof; the others wait for the integrator (seconds) and are listed by sequence number."""
+    with its proof; the others wait for the integrator (seconds) and are listed by sequence number.
+
+    Never re-sent: a command the device acknowledged applying (a device claiming an older sequence
+    number was rolled back) or one that has expired (it would be refused anyway).
+    """
     from lendshield.ledger.proofs import proof_for_entry
 
+    device = _device(session, device_id)
+    _renew_lapsed_unlock(session, rt, device, rules or DeviceRules())
+    now = rt.clock.now()
     ready, waiting = [], []
-    for row in pending_commands(session, device_id, after_seq):
+    for row in pending_commands(session, device_id, max(after_seq, device.last_seq)):
+        if row.expires_at <= now:
+            continue
         proof = proof_for_entry(session, row.ledger_seq)
         if proof is None:
             waiting.append(row.seq)
@@ -396,12 +493,14 @@ def acknowledge(session: Session, rt: Runtime, device_id: str, ack_token: str) -
         raise NotFound("no such command for this device")
     if row.acked_at is not None:
         return row
-    row.acked_at, row.ack_token = rt.clock.now(), ack_token
     applied = claims.get("result") == "applied"
-    if applied and row.command in STATE_AFTER_APPLY:
-        device.state = STATE_AFTER_APPLY[row.command]
     if applied:
+        # Only an applied command counts as delivered (a refused reminder is no reminder), and a
+        # refusal leaves the command open, so the phone may still apply it once it verifies.
+        row.acked_at, row.ack_token = rt.clock.now(), ack_token
         device.last_seq = max(device.last_seq, row.seq)
+        if row.command in STATE_AFTER_APPLY:
+            device.state = STATE_AFTER_APPLY[row.command]
     ledger.append(
         session,
         _entry(
