@@ -89,7 +89,8 @@ class IncidentSubjectRow(Base):
 
 
 class ReportRow(Base):
-    """A generated report, kept at least 3 years (PIPL Art. 56)."""
+    """A generated report, kept at least 3 years (PIPL Art. 56): the database refuses to delete a
+    row before its ``keep_until`` (a trigger, migration ``ops_0002``)."""
 
     __tablename__ = "ops_reports"
 
@@ -99,3 +100,4 @@ class ReportRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     sha256: Mapped[str] = mapped_column(String(64))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    keep_until: Mapped[datetime]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from lendshield.ops import reports
+from lendshield.ops import reports, reports_pdf
 from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
 
 router = APIRouter(tags=["reports"])
@@ -17,14 +18,34 @@ router = APIRouter(tags=["reports"])
     "/v1/reports/compliance",
     response_model=None,
     responses={
-        200: {"description": "The report as JSON, or as HTML with `format=html`", "content": {"application/json": {}, "text/html": {}}}
+        200: {
+            "description": "The report as JSON, as HTML with `format=html`, or as PDF with `format=pdf`",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
     },
 )
-def compliance(rt: RuntimeDep, who: PrincipalDep, format: Literal["json", "html"] = "json") -> Any:
+def compliance(
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    format: Literal["json", "html", "pdf"] = "json",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Any:
+    """Generate, store (kept 3 years, PIPL Art. 56) and log a compliance report for [start, end]
+    (UTC dates; by default from 1 January to today)."""
     with unit_of_work(rt) as session:
-        report = reports.compliance_report(session, rt, who)
+        report = reports.compliance_report(session, rt, who, start=start, end=end)
     if format == "html":
         return HTMLResponse(reports.to_html(report))
+    if format == "pdf":
+        name = f"compliance-{report['period']['start']}-{report['period']['end']}.pdf"
+        return Response(
+            reports_pdf.to_pdf(report), media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
     return report
 
 
