@@ -293,3 +293,10 @@ def test_reports_are_kept_three_years_pipl_art56(rt: Runtime, make_actor) -> Non
         session.execute(delete(ReportRow).where(ReportRow.id == row.id))
         session.commit()
         assert session.scalars(select(ReportRow)).first() is None
+
+
+def test_html_carries_the_figures(client: TestClient, seeded: dict[str, Any]) -> None:
+    html = client.get("/v1/reports/compliance?format=html&start=2026-01-01&end=2026-11-23", headers=seeded["officer"].headers).text
+    assert html.startswith("<!doctype html>")
+    for figure in ("on-time rate: 66.7%", "<td>quiet_hours</td><td>2</td>", "median 60.0; p95 87.0", "Recipient SG", "120000", "b-2"):
+        assert figure in html, figure
