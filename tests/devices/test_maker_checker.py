@@ -20,6 +20,7 @@ from lendshield.devices import service as devices
 from lendshield.devices.errors import ApprovalRefused, PreconditionFailed, RequestClosed
 from lendshield.devices.models import CommandRow, DeviceRow
 from lendshield.devices.protocol import ACK_TYP, verify_command
+from lendshield.errors import InvalidInput
 from lendshield.ledger.models import LedgerEntryRow
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
@@ -253,3 +254,37 @@ def test_payment_event_over_http_unlocks_and_payoff_releases(rt: Runtime, clock:
     assert world["phone"].sync() == ["release"]
     with rt.sessions() as session:
         assert session.get(DeviceRow, world["device"]).state == "released"  # type: ignore[union-attr]
+
+
+def test_over_http_no_self_approval_and_one_approval_sends_nothing(rt: Runtime, clock: FrozenClock, client, world) -> None:  # type: ignore[no-untyped-def]
+    _ready(rt, clock, world)
+    rid = _request(rt, world, who="collection_supervisor")
+    own = client.post(
+        f"/v1/devices/requests/{rid}/review",
+        json={"approve": True, "reason": "mine"},
+        headers=world["people"]["collection_supervisor"].headers,
+    )
+    assert own.status_code == 403
+    assert "own request" in own.json()["detail"]
+    risk = client.post(
+        f"/v1/devices/requests/{rid}/review", json={"approve": True, "reason": "ok"}, headers=world["people"]["risk_officer"].headers
+    )
+    assert risk.json() == {"status": "pending"}  # one approval of two: unapproved, nothing issued
+    with rt.sessions() as session:
+        assert session.scalars(select(CommandRow).where(CommandRow.command == "lock")).all() == []
+    assert world["phone"].sync() == []
+
+
+def test_unknown_commands_and_oversized_requests_are_refused(rt: Runtime, clock: FrozenClock, client, world) -> None:  # type: ignore[no-untyped-def]
+    _ready(rt, clock, world)
+    collector = world["people"]["collector"]
+    with rt.sessions() as session:
+        for name in ("wipe", "read_location", "unlock"):
+            with pytest.raises(InvalidInput):
+                devices.request_command(
+                    session, rt, collector.principal, world["device"], command=name, reason_code="other", reason_text="x" * 20, rules=RULES
+                )
+    url = f"/v1/devices/{world['device']}/requests"
+    body = {"command": "lock", "reason_code": "overdue_unresponsive", "reason_text": "x" * 1001}
+    assert client.post(url, json=body, headers=collector.headers).status_code == 422
+    assert client.post(url, json=body | {"reason_text": "long enough", "extra": 1}, headers=collector.headers).status_code == 422

@@ -82,6 +82,9 @@ def test_second_jose_implementation_verifies_our_commands() -> None:
         (token(args={"shell": "rm -rf /"}), "unexpected arguments"),
         (token(iat=NOW + 3600), "issued in the future"),
         (token(v=2), "unsupported protocol version"),
+        (token(args={"lender_contact": "400-000-0000", "how_to_pay": "app"}), "lock screen incomplete"),
+        (token(cmd="restrict", args={"lender_contact": "400", "how_to_pay": "app", "how_to_complain": " "}), "lock screen incomplete"),
+        (token(nonce="short"), "missing nonce"),
     ],
 )
 def test_refusals(tok: str, why: str) -> None:

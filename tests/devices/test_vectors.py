@@ -6,8 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import jwt  # PyJWT: a second, independent JOSE implementation
 import pytest
 
+from lendshield.crypto.jws import public_jwk
 from lendshield.devices.protocol import CommandRefused, verify_command
 from tests.devices.vectors import PATH, render
 
@@ -37,3 +39,15 @@ def test_vector(vector: dict[str, Any]) -> None:
     else:
         with pytest.raises(CommandRefused, match=vector["reason"]):
             run()
+
+
+def test_a_second_jose_implementation_agrees_on_the_signatures() -> None:
+    """PyJWT (not the joserfc that signed) accepts every well-signed vector and refuses forgeries."""
+    pub = jwt.algorithms.OKPAlgorithm.from_jwk(public_jwk(bytes.fromhex(VECTORS["context"]["keys"]["cmd-1"]), "cmd-1"))
+    for vector in VECTORS["vectors"]:
+        if vector["reason"] in ("bad signature", "malformed|bad signature"):
+            with pytest.raises(jwt.exceptions.PyJWTError):
+                jwt.api_jws.PyJWS().decode_complete(vector["token"], key=pub, algorithms=["EdDSA"])
+        elif vector["reason"] not in ("algorithm", "unknown or retired signing key", "oversized"):
+            decoded = jwt.api_jws.PyJWS().decode_complete(vector["token"], key=pub, algorithms=["EdDSA"])
+            assert json.loads(decoded["payload"])["dev"]

@@ -64,6 +64,23 @@ def generate() -> dict[str, Any]:
         ("unknown command", sign(cmd="read_location"), "unknown command"),
         ("one approval only", sign(appr=APPROVALS[:1]), "unapproved"),
         ("no ledger entry", sign(led=None), "no ledger entry"),
+        ("rolled back to an older sequence", sign(seq=2), "replayed or rolled back"),
+        ("truncated", good[: len(good) // 2], "malformed|bad signature"),
+        ("oversized", sign(args={"lender_contact": "x" * 17_000, "how_to_pay": "app", "how_to_complain": "12378"}), "oversized"),
+        ("lock screen incomplete", sign(args={"lender_contact": "400-000-0000"}), "lock screen incomplete"),
+        ("the same approval twice", sign(appr=[APPROVALS[0], APPROVALS[0]]), "unapproved"),
+        (
+            "alg none",
+            f"{b64url(json.dumps({'alg': 'none', 'typ': COMMAND_TYP, 'kid': 'cmd-1'}).encode())}.{good.split('.')[1]}.",
+            "algorithm",
+        ),
+        ("an acknowledgement, not a command", sign_compact(key, "cmd-1", _claims(), "lendshield-device-ack"), "wrong type"),
+        ("read command (not in the closed set)", sign(cmd="read_contacts", args={}), "unknown command"),
+        (
+            "key rotation, signed by the current key",
+            sign(cmd="rotate_key", args={"next_kid": "cmd-2", "next_key": b64url(public_raw(rogue))}, appr=[], seq=10),
+            None,
+        ),
     ]
     return {
         "description": "LendShield device-command vectors: verify each with the context; expect accept or the refusal reason.",
