@@ -20,6 +20,8 @@ def test_thresholds_pipl_art52_and_compliance_audit_rules(people: int, officer: 
     t = reports.thresholds(people)
     assert t["protection_officer_required"] is officer
     assert t["compliance_audit_every_two_years"] is audit
+    assert reports.thresholds(people, 0)["protection_officer_met"] is not officer
+    assert reports.thresholds(people, 1)["protection_officer_met"] is True
 
 
 def test_compliance_report_is_stored_logged_and_lists_art55_cases(rt: Runtime, client: TestClient, make_actor) -> None:  # type: ignore[no-untyped-def]

@@ -210,6 +210,8 @@ def test_report_figures_come_from_each_domain(rt: Runtime, client: TestClient, s
     assert (r["transfers"]["year"], r["transfers"]["people_abroad"], r["transfers"]["required_tier"]) == (2026, 120_000, "standard")
     assert r["thresholds"]["protection_officer_threshold"] == 1_000_000
     assert r["thresholds"]["compliance_audit_threshold"] == 10_000_000
+    assert r["thresholds"]["protection_officers_designated"] == 1
+    assert r["thresholds"]["protection_officer_met"] is True
 
     # A period before the lock episodes sees none of them, and the year before's volumes.
     earlier = client.get("/v1/reports/compliance?start=2025-01-01&end=2025-12-31", headers=seeded["officer"].headers).json()

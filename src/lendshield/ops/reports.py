@@ -336,17 +336,31 @@ def incident_figures(session: Session) -> dict[str, Any]:
     }
 
 
-def thresholds(people: int) -> dict[str, Any]:
+def thresholds(people: int, officers: int | None = None) -> dict[str, Any]:
     """PIPL Art. 52 and the CAC notice of 2025-07-18: an officer from 1,000,000 people; 合规审计管理办法
-    Art. 12 / PIPL Art. 54: above 10,000,000 a compliance audit at least every 2 years."""
-    return {
+    Art. 12 / PIPL Art. 54: above 10,000,000 a compliance audit at least every 2 years.
+
+    ``officers``: active staff accounts holding the protection-officer role, when known."""
+    required = people >= OFFICER_THRESHOLD
+    out: dict[str, Any] = {
         "people": people,
         "protection_officer_threshold": OFFICER_THRESHOLD,
-        "protection_officer_required": people >= OFFICER_THRESHOLD,
+        "protection_officer_required": required,
         "compliance_audit_threshold": AUDIT_THRESHOLD,
         "compliance_audit_every_two_years": people > AUDIT_THRESHOLD,
         "compliance_audit_interval_years": AUDIT_INTERVAL_YEARS if people > AUDIT_THRESHOLD else None,
     }
+    if officers is not None:
+        out["protection_officers_designated"] = officers
+        out["protection_officer_met"] = not required or officers > 0
+    return out
+
+
+def _count_officers(session: Session) -> int:
+    from lendshield.principals.models import PrincipalRow
+
+    rows = session.scalars(select(PrincipalRow.roles).where(PrincipalRow.active.is_(True), PrincipalRow.kind == "staff"))
+    return sum(1 for roles in rows if "protection_officer" in roles)
 
 
 def keep_until(created_at: dt.datetime) -> dt.datetime:
@@ -372,7 +386,7 @@ def compliance_report(
         "keep_until": rfc3339(keep_until(now)),
         "record_of_processing": record_of_processing(rt),
         "impact_assessments": impact_assessments(rt),
-        "thresholds": thresholds(_count_people(session)),
+        "thresholds": thresholds(_count_people(session), _count_officers(session)),
         "rights": rights_figures(session, rt, period),
         "collection": collection_figures(session, period),
         "devices": device_figures(session, period),

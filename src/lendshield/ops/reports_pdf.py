@@ -201,6 +201,10 @@ def to_pdf(report: dict[str, Any], *, cjk_font: str | Path | None = None, font_c
             (f"Compliance audit at least every 2 years (above {audit:,} people, PIPL Art. 54)", t["compliance_audit_every_two_years"]),
         ]
     )
+    if "protection_officers_designated" in t:
+        doc.pairs([("Protection officers designated (active accounts)", t["protection_officers_designated"])])
+        if not t["protection_officer_met"]:
+            doc.para("ACTION NEEDED: a protection officer is required and none is designated.")
 
     if "rights" in report:
         r = report["rights"]
