@@ -302,3 +302,20 @@ def test_html_carries_the_figures(client: TestClient, seeded: dict[str, Any]) ->
     assert html.startswith("<!doctype html>")
     for figure in ("on-time rate: 66.7%", "<td>quiet_hours</td><td>2</td>", "median 60.0; p95 87.0", "Recipient SG", "120000", "b-2"):
         assert figure in html, figure
+
+
+def test_a_stored_report_is_served_as_it_was_in_every_form(rt: Runtime, client: TestClient, make_actor) -> None:  # type: ignore[no-untyped-def]
+    officer, auditor = make_actor("protection_officer"), make_actor("auditor")
+    made = client.get("/v1/reports/compliance", headers=officer.headers).json()
+    with rt.sessions() as session:
+        row = session.scalars(select(ReportRow)).one()
+        report_id, digest = row.id, row.sha256
+    again = client.get(f"/v1/reports/compliance/{report_id}", headers=auditor.headers)
+    assert again.status_code == 200
+    assert again.json() == made
+    pdf = client.get(f"/v1/reports/compliance/{report_id}?format=pdf", headers=auditor.headers)
+    assert pdf.content.startswith(b"%PDF-")
+    assert digest[:12] in pdf.headers["content-disposition"]
+    assert made["generated_at"][:10] in client.get(f"/v1/reports/compliance/{report_id}?format=html", headers=auditor.headers).text
+    assert client.get("/v1/reports/compliance/999", headers=auditor.headers).status_code == 404
+    assert client.get(f"/v1/reports/compliance/{report_id}", headers=make_actor("collector").headers).status_code == 403

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from lendshield import ledger
 from lendshield.collection.models import ContactRow
 from lendshield.devices.models import CommandRequestRow, CommandRow, DeviceRow
-from lendshield.errors import Forbidden, InvalidInput
+from lendshield.errors import Forbidden, InvalidInput, NotFound
 from lendshield.ledger.entry import rfc3339
 from lendshield.loans.models import LoanEventRow
 from lendshield.ops.models import DrillRunRow, IncidentRow, IncidentSubjectRow, ReportRow
@@ -399,6 +399,16 @@ def compliance_report(
     session.add(ReportRow(created_at=now, created_by=who.id, kind="compliance", sha256=digest, body=report, keep_until=keep_until(now)))
     ledger.append(session, ledger.Entry(time=now, actor=who.id, action="report.compliance", object="report", details={"sha256": digest}))
     return report
+
+
+def stored_report(session: Session, who: Principal, report_id: int) -> tuple[dict[str, Any], str]:
+    """A compliance report generated earlier, as it was stored, with its SHA-256 (in its ledger entry)."""
+    if not who.roles & REPORT_ROLES:
+        raise Forbidden("compliance reports are for the protection officer and auditors")
+    row = session.get(ReportRow, report_id)
+    if row is None or row.kind != "compliance":
+        raise NotFound("no such report")
+    return dict(row.body), row.sha256
 
 
 def transparency_figures(session: Session) -> dict[str, Any]:
