@@ -96,11 +96,22 @@ def find_cjk_font(explicit: str | Path | None = None, candidates: Iterable[str |
     return None
 
 
+class _Paged(FPDF):
+    """Every page names the report and its page number (a printed copy stays in order)."""
+
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self.font_family or "helvetica", "", 7.5)
+        self.cell(0, 5, f"{self.footer_text} - page {self.page_no()}/{{nb}}", align="C")
+
+
 class _Doc:
     """A thin writer over FPDF: headings, paragraphs and tables in one font, Chinese when it can."""
 
     def __init__(self, font: Path | None, title: str) -> None:
-        self.pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+        self.pdf = _Paged(orientation="portrait", unit="mm", format="A4")
         self.pdf.set_auto_page_break(auto=True, margin=15)
         self.pdf.set_title(title)
         self.pdf.set_author("LendShield")
@@ -178,6 +189,7 @@ def to_pdf(report: dict[str, Any], *, cjk_font: str | Path | None = None, font_c
     """
     font = find_cjk_font(cjk_font, font_candidates)
     doc = _Doc(font, "LendShield compliance report")
+    doc.pdf.footer_text = doc.text(f"LendShield compliance report, generated {report.get('generated_at', '-')}")
     period = report.get("period", {})
     doc.heading("LendShield compliance report", "合规报告", size=16)
     doc.pairs(
@@ -267,8 +279,8 @@ def to_pdf(report: dict[str, Any], *, cjk_font: str | Path | None = None, font_c
         )
         doc.pairs(
             [
-                (f"People provided abroad in {x['year']} (from 1 January)", x["people_abroad"]),
-                ("of whom with sensitive data", x["sensitive_people_abroad"]),
+                (f"People provided abroad in {x['year']} (from 1 January)", f"{x['people_abroad']:,}"),
+                ("of whom with sensitive data", f"{x['sensitive_people_abroad']:,}"),
                 ("Mechanism the volumes need", x["required_tier"]),
             ]
         )
