@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
 
 from lendshield.errors import InvalidInput
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +40,10 @@ def register(app: typer.Typer) -> None:
         """Pin what enrolment returned: the device id, the platform's command key and the log key."""
         from lendshield.devices.agent import AgentState, _unb64
 
+        host = urlsplit(server).hostname or ""
+        if urlsplit(server).scheme != "https" and host not in LOOPBACK:
+            # The channel must be encrypted (the seed: 加密传输); plain HTTP only on this machine, for tests.
+            raise InvalidInput("--server: the agent checks in over HTTPS (plain HTTP only to a loopback address)")
         loaded = AgentState.load(state)
         raw = _unb64(command_key)
         if len(raw) != 32:
