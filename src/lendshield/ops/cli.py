@@ -13,6 +13,7 @@ from lendshield.errors import InvalidInput
 def register(app: typer.Typer) -> None:
     keys = typer.Typer(no_args_is_help=True, help="Backup encryption keys (kept apart from backups and data).")
     app.add_typer(keys, name="backup-key")
+    register_report(app)
 
     @keys.command("new")
     def new_key(path: Path = typer.Argument(..., help="Where to write the new identity (mode 0600).")) -> None:
@@ -214,3 +215,41 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{'pass' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
         if not report.ok:
             raise typer.Exit(1)
+
+
+def register_report(app: typer.Typer) -> None:
+    """`lendshield report`: the compliance report from the command line (as the platform, in the officer's role)."""
+
+    @app.command("report")
+    def report(
+        out: Path = typer.Argument(..., help="Where to write the report."),
+        fmt: str = typer.Option("pdf", "--format", help="pdf, html or json."),
+        start: str = typer.Option("", help="First day (YYYY-MM-DD); default 1 January."),
+        end: str = typer.Option("", help="Last day (YYYY-MM-DD); default today."),
+    ) -> None:
+        """Generate, store (kept 3 years, PIPL Art. 56) and log a compliance report, and write it to OUT."""
+        import datetime as dt
+        import json
+
+        from lendshield.ops import reports, reports_pdf
+        from lendshield.principals import Principal
+
+        if fmt not in ("pdf", "html", "json"):
+            raise InvalidInput("--format must be pdf, html or json")
+        try:
+            first = dt.date.fromisoformat(start) if start else None
+            last = dt.date.fromisoformat(end) if end else None
+        except ValueError as exc:
+            raise InvalidInput("--start and --end are dates, YYYY-MM-DD") from exc
+        rt = context.runtime()
+        who = Principal(id="system", name="system", kind="service", roles=frozenset({"protection_officer"}))
+        with rt.sessions() as session:
+            made = reports.compliance_report(session, rt, who, start=first, end=last)
+            session.commit()
+        if fmt == "pdf":
+            out.write_bytes(reports_pdf.to_pdf(made))
+        elif fmt == "html":
+            out.write_text(reports.to_html(made), encoding="utf-8")
+        else:
+            out.write_text(json.dumps(made, ensure_ascii=False, indent=2), encoding="utf-8")
+        typer.echo(f"wrote {out} ({fmt}, {made['period']['start']} to {made['period']['end']})")
