@@ -33,6 +33,11 @@ class ScopeIn(BaseModel):
     actor: Annotated[str, Field(max_length=64)] | None = None
 
 
+class ScopeExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    export_id: Annotated[str, Field(min_length=1, max_length=36, description="the export `lendshield trace` named")]
+
+
 class NotifiedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject_ref: Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")] | None = None
@@ -50,6 +55,14 @@ def open_incident(body: IncidentIn, rt: RuntimeDep, who: PrincipalDep) -> dict[s
 def scope(incident_id: IncidentId, body: ScopeIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, int]:
     with unit_of_work(rt) as session:
         affected = incidents.find_affected_from_ledger(session, rt, who, incident_id, start=body.start, end=body.end, actor=body.actor)
+    return {"affected": affected}
+
+
+@router.post("/{incident_id}/scope-export")
+def scope_export(incident_id: IncidentId, body: ScopeExportIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, int]:
+    """Everyone in a leaked export (found with `lendshield trace` or `POST /v1/transfers/trace`) is affected."""
+    with unit_of_work(rt) as session:
+        affected = incidents.find_affected_from_export(session, rt, who, incident_id, export_id=body.export_id)
     return {"affected": affected}
 
 

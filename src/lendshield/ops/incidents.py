@@ -126,6 +126,45 @@ def find_affected_from_ledger(
     return len(exposed)
 
 
+def find_affected_from_export(session: Session, rt: Runtime, who: Principal, incident_id: str, *, export_id: str) -> int:
+    """Record as affected every person in an export that leaked (the one `lendshield trace` named).
+
+    The categories are those of the fields the export carried; canary rows are no one and are
+    not in the export's list of people.
+    """
+    from lendshield.transfers.models import ExportRow, ExportSubjectRow  # ops reads transfers' records
+
+    _officer(who)
+    incident = _incident(session, incident_id)
+    export = session.get(ExportRow, export_id) if len(export_id) <= 36 else None
+    if export is None:
+        raise NotFound("no such export")
+    categories = sorted({rt.catalog.fields[f].category for f in export.fields if f in rt.catalog.fields})
+    people = session.scalars(select(ExportSubjectRow.subject_id).where(ExportSubjectRow.export_id == export.id)).all()
+    known = {r.subject_ref: r for r in session.scalars(select(IncidentSubjectRow).where(IncidentSubjectRow.incident_id == incident.id))}
+    for subject_id in people:
+        ref = ledger.subject_ref(rt.keys, subject_id)
+        if ref in known:
+            known[ref].categories = sorted(set(known[ref].categories) | set(categories))
+        else:
+            session.add(
+                IncidentSubjectRow(
+                    incident_id=incident.id, subject_ref=ref, source="trace", categories=categories, notified_at=None, channel=None
+                )
+            )
+    ledger.append(
+        session,
+        ledger.Entry(
+            time=rt.clock.now(),
+            actor=who.id,
+            action="incident.scope",
+            object=f"incident:{incident.id}",
+            details={"affected": len(people), "export": export.id},
+        ),
+    )
+    return len(people)
+
+
 def _category_labels(rt: Runtime, categories: list[str], lang: str) -> str:
     key = "label_zh" if lang == "zh" else "label_en"
     labels = [str(rt.catalog.categories.get(c, {}).get(key, c)) for c in categories]
