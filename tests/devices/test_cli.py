@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from lendshield.cli import context
 from lendshield.cli.main import app
 from lendshield.crypto.jws import b64url
+from lendshield.devices import agent
 from lendshield.devices.agent import AgentState
+from lendshield.devices.service import command_key
+from lendshield.ledger.tree import integrate_all
+from lendshield.runtime import Runtime
 
 
 def test_init_then_pin_refuses_plain_http_to_another_host(tmp_path: Path) -> None:
@@ -27,3 +33,18 @@ def test_init_then_pin_refuses_plain_http_to_another_host(tmp_path: Path) -> Non
     assert ok.exit_code == 0, ok.output
     loaded = AgentState.load(state)
     assert (loaded.server, loaded.witness_keys) == ("https://lender.example", ["w.example+00000000+AA"])
+
+
+def test_rotate_command_key_from_the_cli(rt: Runtime, client, make_actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.devices.test_agent import _enrolled_agent
+
+    state = _enrolled_agent(rt, client, make_actor, tmp_path)
+    monkeypatch.setattr(context, "runtime", lambda: rt)  # the CLI's runtime is this test's
+    done = CliRunner().invoke(app, ["devices", "rotate-command-key"])
+    assert done.exit_code == 0, done.output
+    (old_kid,) = state.command_keys
+    new_kid, _ = command_key(rt)
+    assert done.output.strip() == f"{new_kid} is current; announced to 1 devices"
+    integrate_all(rt)
+    assert agent.sync(state, client, now=int(rt.clock.now().timestamp())) == ["rotate_key"]
+    assert set(state.command_keys) == {new_kid} != {old_kid}

@@ -16,6 +16,21 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 def register(app: typer.Typer) -> None:
     agent_app = typer.Typer(no_args_is_help=True, help="The reference device agent (the phone side of the protocol).")
     app.add_typer(agent_app, name="agent")
+    devices_app = typer.Typer(no_args_is_help=True, help="Financed devices (the platform side).")
+    app.add_typer(devices_app, name="devices")
+
+    @devices_app.command("rotate-command-key")
+    def rotate_command_key() -> None:
+        """Make a new command key current; every device still under control is told, under its old key."""
+        from lendshield.cli import context
+        from lendshield.devices import service
+
+        rt = context.runtime()
+        with rt.sessions() as session:
+            announced = service.rotate_command_key(session, rt, service.DeviceRules())
+            session.commit()
+        kid, _ = service.command_key(rt)
+        typer.echo(f"{kid} is current; announced to {len(announced)} devices")
 
     @agent_app.command("init")
     def init(state: Path = typer.Option(..., "--state", help="The agent's state file (created, mode 0600).")) -> None:
