@@ -20,6 +20,7 @@ from lendshield.devices import agent
 from lendshield.devices import service as devices
 from lendshield.devices.models import CommandRow, DeviceRow
 from lendshield.devices.protocol import Command, CommandRefused
+from lendshield.devices.rotation import rotate_command_key
 from lendshield.devices.service import DeviceRules
 from lendshield.ledger.models import LedgerEntryRow
 from lendshield.ledger.tree import integrate_all
@@ -190,7 +191,7 @@ def test_key_rotation_is_announced_under_the_old_key_and_retires_it(rt: Runtime,
     state = _enrolled_agent(rt, client, make_actor, tmp_path)
     (old_kid,) = state.command_keys
     with rt.sessions() as session:
-        (announcement,) = devices.rotate_command_key(session, rt, DeviceRules())
+        (announcement,) = rotate_command_key(session, rt, DeviceRules())
         session.commit()
     new_kid, _ = devices.command_key(rt)
     assert new_kid != old_kid

@@ -24,10 +24,11 @@ def register(app: typer.Typer) -> None:
         """Make a new command key current; every device still under control is told, under its old key."""
         from lendshield.cli import context
         from lendshield.devices import service
+        from lendshield.devices.rotation import rotate_command_key as rotate
 
         rt = context.runtime()
         with rt.sessions() as session:
-            announced = service.rotate_command_key(session, rt, service.DeviceRules())
+            announced = rotate(session, rt, service.DeviceRules())
             session.commit()
         kid, _ = service.command_key(rt)
         typer.echo(f"{kid} is current; announced to {len(announced)} devices")

@@ -372,61 +372,6 @@ def _release_certificate(rt: Runtime, device: DeviceRow, loan: LoanRow) -> str:
     return sign_compact(key, f"cmd-{version}", claims, "lendshield-release-certificate")
 
 
-def rotate_command_key(session: Session, rt: Runtime, rules: DeviceRules) -> list[CommandRow]:
-    """Make a new command key current and announce it to every device still under control, each
-    announcement signed by the old key (the only key the phone trusts until it applies it).
-
-    The new key is written to the key store before this transaction commits; if the transaction
-    fails, run it again: the phones still trust the old version and are told about the newest.
-    """
-    devices = list(session.scalars(select(DeviceRow).where(DeviceRow.state != "released").order_by(DeviceRow.id)))
-    trusted = _trusted_versions(session, devices, rt)
-    new_version = rt.keys.add_signing_key(COMMAND_KEY)
-    _, new_key = rt.keys.signing_key(COMMAND_KEY, new_version)
-    args = {"next_kid": f"cmd-{new_version}", "next_key": b64url(public_raw(new_key))}
-    return [
-        issue(
-            session,
-            rt,
-            d,
-            Command.ROTATE_KEY,
-            rules,
-            args=args,
-            approvals=[],
-            request_id=None,
-            sign_with=trusted[d.id],
-            ttl=rules.rotation_ttl,
-        )
-        for d in devices
-    ]
-
-
-def _trusted_versions(session: Session, devices: list[DeviceRow], rt: Runtime) -> dict[str, str]:
-    # A device trusts the key its newest rotation announced, else the key current at enrolment
-    # (the one we are about to replace, when no rotation reached it yet).
-    current, _ = rt.keys.signing_key(COMMAND_KEY)
-    out = {}
-    for d in devices:
-        last = session.scalar(
-            select(CommandRow)
-            .where(CommandRow.device_id == d.id, CommandRow.command == Command.ROTATE_KEY.value)
-            .order_by(CommandRow.seq.desc())
-            .limit(1)
-        )
-        out[d.id] = current if last is None else str(json_claims(last.token)["args"]["next_kid"]).removeprefix("cmd-")
-    return out
-
-
-def json_claims(token: str) -> dict[str, Any]:
-    """The claims of a token we signed ourselves (read back from our own table, not from a device)."""
-    import json
-
-    from lendshield.crypto.jws import unb64url
-
-    claims: dict[str, Any] = json.loads(unb64url(token.split(".")[1]))
-    return claims
-
-
 def _renew_lapsed_unlock(session: Session, rt: Runtime, device: DeviceRow, rules: DeviceRules) -> None:
     # A phone offline past an unlock's expiry would refuse it and stay locked on a paid-up loan:
     # issue a fresh one at check-in (in the borrower's favour; no approval needed).
