@@ -178,3 +178,16 @@ def test_keyed_digest_is_length_prefixed() -> None:
     assert keyed_digest(key, "ab", "c") != keyed_digest(key, "a", "bc")
     assert keyed_digest(key, "a") == keyed_digest(key, "a")
     assert keyed_digest(b"j" * 32, "a") != keyed_digest(key, "a")
+
+
+def test_a_signing_key_made_by_another_process_is_used_not_replaced(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A server and a CLI holding the same key file: the second to ask must not make its own "first" key."""
+    from lendshield.crypto.jws import public_raw
+
+    path = tmp_path / "keys.json"
+    first = LocalKeyFile.create(path)
+    second = LocalKeyFile(path)  # loaded before the key exists, as a long-running server is
+    v1, k1 = first.signing_key("ledger/checkpoints")
+    v2, k2 = second.signing_key("ledger/checkpoints")
+    assert (v1, public_raw(k1)) == (v2, public_raw(k2))
+    assert second.signing_versions("ledger/checkpoints") == ["1"]

@@ -8,6 +8,7 @@ nothing needs them (``lendshield keys rotate``).
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -241,10 +242,30 @@ class LocalKeyFile:
             self._save()
             return version
 
+    def _ensure_signing_key(self, name: str) -> None:
+        """Create the first key of ``name`` unless another process already has.
+
+        Under an exclusive lock on a sidecar file, the key file is read again first: a server and
+        a CLI started together must not each create a "first" key (the second would silently
+        replace the one the first already signed with).
+        """
+        with self._lock, open(self._path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._data = self._load()
+                if name not in self._signing():
+                    self._signing()[name] = {"current": "1", "keys": {"1": _b64(secrets.token_bytes(32))}}
+                    self._save()
+                else:
+                    self._stamp = self._file_stamp()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def signing_key(self, name: str, version: str | None = None) -> tuple[str, Ed25519PrivateKey]:
+        self._refresh()  # another process may have added or rotated it since we loaded the file
         entry = self._signing().get(name)
         if entry is None:
-            self.add_signing_key(name)
+            self._ensure_signing_key(name)
             entry = self._signing()[name]
         keys = entry["keys"]
         assert isinstance(keys, dict)
