@@ -37,3 +37,37 @@ def test_rules_show_the_preset_in_force(tmp_path: Path) -> None:
     us = run(tmp_path, "collection", "rules", extra_env={"LENDSHIELD_COLLECTION_PRESET": "us_regf"})
     assert json.loads(us.stdout)["calls_per_debt_rolling"] == {"id": "regf-7-in-7", "max": 7, "days": 7}
     assert "no preset" in one_line_error(run(tmp_path, "collection", "rules", "--preset", "mars"))
+
+
+def test_outbox_shows_what_the_demo_sent_masked_and_never_in_production(rt, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from lendshield.collection import delivery
+    from tests.collection.test_delivery import OFFICER
+    from tests.policy import gate_support as gs
+
+    if rt.engine.dialect.name != "sqlite":
+        return
+    sid = gs.borrower(rt)
+    with rt.sessions() as session:
+        delivery.send_message(session, rt, OFFICER, sid, "您的验证码 493817", reason="sign-in code", record_text=False)
+        session.commit()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LENDSHIELD_")} | {
+        "LENDSHIELD_DATA_DIR": str(rt.settings.data_dir),
+        "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url(),
+    }
+
+    def run(**extra: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "lendshield.cli", "collection", "outbox", "--last", "3"]
+        return subprocess.run(cmd, env=env | extra, capture_output=True, text=True, timeout=120, check=False)
+
+    shown = run()
+    assert shown.returncode == 0, shown.stderr
+    assert "138****5678" in shown.stdout
+    assert "493817" in shown.stdout
+    assert "13812345678" not in shown.stdout
+    prod = run(LENDSHIELD_ENVIRONMENT="production")
+    assert prod.returncode == 2
+    assert "not production" in prod.stderr

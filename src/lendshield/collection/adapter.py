@@ -96,3 +96,13 @@ def make_adapter(rt: Runtime) -> ContactAdapter:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def recent_outbox(session: Session, rt: Runtime, limit: int) -> list[OutboxMessage]:
+    """The newest messages the outbox adapter delivered, newest first (the demo's stand-in for phones)."""
+    rows = session.scalars(select(OutboxRow).order_by(OutboxRow.created_at.desc(), OutboxRow.id).limit(limit)).all()
+    out = []
+    for row in rows:
+        payload = json.loads(open_record(session, rt, row.subject_id, f"outbox:{row.id}", row.sealed))
+        out.append(OutboxMessage(row.id, row.kind, row.subject_id, payload["to"], payload["text"], row.created_at))
+    return out

@@ -64,3 +64,29 @@ def register(app: typer.Typer) -> None:
         from lendshield.collection.recordings import CALLBACK_SECRET
 
         typer.echo(context.runtime().keys.secret(CALLBACK_SECRET).hex())
+
+    @collection.command("outbox")
+    def outbox(last: int = typer.Option(5, "--last", min=1, max=100, help="How many of the newest messages.")) -> None:
+        """Show what the built-in outbox adapter "sent" (one-time codes included): the demo's phones.
+
+        Refused in production, where a real provider delivers and nothing is kept to show.
+        """
+        from lendshield import ledger
+        from lendshield.collection.adapter import recent_outbox
+        from lendshield.errors import Forbidden
+
+        rt = context.runtime()
+        if rt.settings.environment == "production":
+            raise Forbidden("the outbox is for the embedded default and demos, not production")
+        mask = rt.catalog.fields["mobile"].mask
+        with rt.sessions() as session:
+            messages = recent_outbox(session, rt, last)
+            ledger.append(
+                session,
+                ledger.Entry(
+                    time=rt.clock.now(), actor="system", action="collection.outbox_read", object="outbox", details={"shown": len(messages)}
+                ),
+            )
+            session.commit()
+        for m in messages:
+            typer.echo(f"{m.created_at:%Y-%m-%d %H:%M:%S} UTC  {m.kind:4}  to {mask(m.to_e164)}  {m.text}")
