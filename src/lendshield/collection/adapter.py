@@ -72,11 +72,12 @@ class OutboxAdapter:
 def read_outbox(session: Session, rt: Runtime, subject_id: str) -> list[OutboxMessage]:
     """What the outbox delivered to one person, oldest first (the demo's stand-in for their phone)."""
     rows = session.scalars(select(OutboxRow).where(OutboxRow.subject_id == subject_id).order_by(OutboxRow.created_at, OutboxRow.id))
-    out = []
-    for row in rows:
-        payload = json.loads(open_record(session, rt, subject_id, f"outbox:{row.id}", row.sealed))
-        out.append(OutboxMessage(row.id, row.kind, row.subject_id, payload["to"], payload["text"], row.created_at))
-    return out
+    return [_opened(session, rt, row) for row in rows]
+
+
+def _opened(session: Session, rt: Runtime, row: OutboxRow) -> OutboxMessage:
+    payload = json.loads(open_record(session, rt, row.subject_id, f"outbox:{row.id}", row.sealed))
+    return OutboxMessage(row.id, row.kind, row.subject_id, payload["to"], payload["text"], row.created_at)
 
 
 def make_adapter(rt: Runtime) -> ContactAdapter:
@@ -100,9 +101,5 @@ def new_id() -> str:
 
 def recent_outbox(session: Session, rt: Runtime, limit: int) -> list[OutboxMessage]:
     """The newest messages the outbox adapter delivered, newest first (the demo's stand-in for phones)."""
-    rows = session.scalars(select(OutboxRow).order_by(OutboxRow.created_at.desc(), OutboxRow.id).limit(limit)).all()
-    out = []
-    for row in rows:
-        payload = json.loads(open_record(session, rt, row.subject_id, f"outbox:{row.id}", row.sealed))
-        out.append(OutboxMessage(row.id, row.kind, row.subject_id, payload["to"], payload["text"], row.created_at))
-    return out
+    rows = session.scalars(select(OutboxRow).order_by(OutboxRow.created_at.desc(), OutboxRow.id).limit(limit))
+    return [_opened(session, rt, row) for row in rows]
