@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pyotp
+import pytest
 
 from lendshield.accounts import service as accounts
 from lendshield.runtime import Runtime
@@ -14,7 +15,7 @@ from lendshield.runtime import Runtime
 
 def test_create_staff_then_sign_in(rt: Runtime) -> None:
     if rt.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("a CLI subprocess on the embedded default; the command's effects are tested on both backends elsewhere")
     env = os.environ | {"LENDSHIELD_DATA_DIR": str(rt.settings.data_dir), "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url()}
     proc = subprocess.run(
         [sys.executable, "-m", "lendshield.cli", "accounts", "create-staff", "supervisor.chen", "--role", "collection_supervisor"],
@@ -44,7 +45,7 @@ def test_create_staff_then_sign_in(rt: Runtime) -> None:
 
 def test_weak_password_is_a_one_line_error(rt: Runtime) -> None:
     if rt.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("a CLI subprocess on the embedded default; the command's effects are tested on both backends elsewhere")
     env = os.environ | {"LENDSHIELD_DATA_DIR": str(rt.settings.data_dir), "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url()}
     proc = subprocess.run(
         [sys.executable, "-m", "lendshield.cli", "accounts", "create-staff", "weak.user", "--role", "auditor"],
@@ -62,7 +63,7 @@ def test_weak_password_is_a_one_line_error(rt: Runtime) -> None:
 
 def test_an_existing_principal_gets_a_console_account(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
     if rt.engine.dialect.name != "sqlite":
-        return
+        pytest.skip("a CLI subprocess on the embedded default; the command's effects are tested on both backends elsewhere")
     collector = make_actor("collector", name="demo-collector")
     env = os.environ | {"LENDSHIELD_DATA_DIR": str(rt.settings.data_dir), "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url()}
 
