@@ -224,7 +224,7 @@ def test_a_dispute_also_blocks_a_phone_lock(rt: Runtime, client: TestClient, cas
         == 201
     )
     with rt.sessions() as session:
-        reasons = [r for check in DeviceRules().blockers for r in check(session, case.loan)]
+        reasons = [r for check in DeviceRules().blockers for r in check(session, rt, case.loan)]
     assert reasons == ["an open dispute about collection on this loan"]
     assert _contact(client, case, channel="sms", text="您好")["rule_id"] == "pause-dispute"
 

@@ -35,24 +35,29 @@ REQUESTER_ROLES = frozenset({"collector", "collection_supervisor", "device_opera
 ENROL_ROLES = frozenset({"device_operator", "loan_system"})
 REASON_CODES = frozenset({"overdue_unresponsive", "overdue_refuses_contact", "fraud_suspected", "other"})
 
-BlockerCheck = Callable[[Session, str], list[str]]
+BlockerCheck = Callable[[Session, Runtime, str], list[str]]
 """Returns reasons a loan must not be locked now (open dispute, complaint, rights request ...)."""
 
 
-def _open_rights_requests(session: Session, loan_id: str) -> list[str]:
+def _open_rights_requests(session: Session, rt: Runtime, loan_id: str) -> list[str]:
     loan = session.get(LoanRow, loan_id)
     if loan is None:
         return []
     from lendshield.rights.service import open_request_blockers
 
-    return open_request_blockers(session, loan.borrower_id)
+    # Dated by the injected clock, as every other precondition is.
+    return open_request_blockers(session, loan.borrower_id, today=rt.clock.now().date())
+
+
+def _open_disputes(session: Session, rt: Runtime, loan_id: str) -> list[str]:
+    from lendshield.collection.service import blockers_for_loan
+
+    return blockers_for_loan(session, loan_id)
 
 
 def default_blockers() -> tuple[BlockerCheck, ...]:
     """Never while a complaint, dispute or rights request about the loan is open (issue: preconditions)."""
-    from lendshield.collection.service import blockers_for_loan
-
-    return (blockers_for_loan, _open_rights_requests)
+    return (_open_disputes, _open_rights_requests)
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ def check_preconditions(session: Session, rt: Runtime, device: DeviceRow, rules:
         if rt.clock.now() - first_final < timedelta(days=rules.final_notice_days):
             problems.append(f"the final notice gave less than {rules.final_notice_days} days")
     for check in rules.blockers:
-        problems.extend(check(session, device.loan_id))
+        problems.extend(check(session, rt, device.loan_id))
     if device.state in ("locked", "released"):
         problems.append(f"the device is already {device.state}")
     return problems
