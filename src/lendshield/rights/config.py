@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lendshield.errors import ConfigurationError
 from lendshield.rights.models import REQUEST_TYPES
+from lendshield.rulefile import RuleFile
 
 FILE_NAME = "rights.yaml"
 HOLIDAYS_FILE = "holidays.yaml"
@@ -19,6 +18,10 @@ CALENDARS = ("cn", "weekdays")
 
 class RightsRulesInvalid(ConfigurationError):
     code = "rights-config-invalid"
+
+
+RULES = RuleFile(FILE_NAME, RightsRulesInvalid)
+HOLIDAYS = RuleFile(HOLIDAYS_FILE, RightsRulesInvalid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,45 +64,25 @@ class RightsRules:
     years: dict[int, YearOverride]
 
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise RightsRulesInvalid(f"{where} must be a mapping")
-    return value
-
-
-def _int(section: dict[str, Any], key: str, where: str, minimum: int = 0) -> int:
-    value = section.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise RightsRulesInvalid(f"{where}.{key} must be an integer >= {minimum}")
-    return value
-
-
-def _roles(doc: dict[str, Any], key: str) -> frozenset[str]:
-    value = doc.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RightsRulesInvalid(f"{FILE_NAME}: {key} must be a list of role names")
-    return frozenset(value)
-
-
 def _jurisdiction(code: str, raw: Any) -> Jurisdiction:
-    where = f"{FILE_NAME}: jurisdictions.{code}"
-    section = _mapping(raw, where)
+    where = f"jurisdictions.{code}"
+    section = RULES.mapping(raw, where)
     calendar = section.get("calendar")
     if calendar not in CALENDARS:
-        raise RightsRulesInvalid(f"{where}.calendar must be one of {', '.join(CALENDARS)}")
-    days = _mapping(section.get("working_days"), f"{where}.working_days")
+        raise RULES.fail(f"{where}.calendar must be one of {', '.join(CALENDARS)}")
+    days = RULES.mapping(section.get("working_days"), f"{where}.working_days")
     if "default" not in days:
-        raise RightsRulesInvalid(f"{where}.working_days needs a default")
+        raise RULES.fail(f"{where}.working_days needs a default")
     for key in days:
         if key != "default" and key not in REQUEST_TYPES:
-            raise RightsRulesInvalid(f"{where}.working_days.{key}: not a request type")
-        _int(days, key, f"{where}.working_days", minimum=1)
+            raise RULES.fail(f"{where}.working_days.{key}: not a request type")
+        RULES.integer(days, key, f"{where}.working_days", minimum=1)
     return Jurisdiction(
         code=code,
         calendar=str(calendar),
         timezone=str(section.get("timezone", "Asia/Shanghai")),
         working_days={str(k): int(v) for k, v in days.items()},
-        max_extension_days=_int(section, "max_extension_days", where),
+        max_extension_days=RULES.integer(section, "max_extension_days", where),
     )
 
 
@@ -107,11 +90,11 @@ def _dates(values: Any, where: str, year: int) -> frozenset[dt.date]:
     if values is None:
         return frozenset()
     if not isinstance(values, list):
-        raise RightsRulesInvalid(f"{where} must be a list of dates")
+        raise HOLIDAYS.fail(f"{where} must be a list of dates")
     out = set()
     for value in values:
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime) or value.year != year:
-            raise RightsRulesInvalid(f"{where}: {value!r} is not a date in {year}")
+            raise HOLIDAYS.fail(f"{where}: {value!r} is not a date in {year}")
         out.add(value)
     return frozenset(out)
 
@@ -120,57 +103,50 @@ def load_holidays(path: Path) -> dict[int, YearOverride]:
     """Years added or overridden by the holiday file; a missing file adds none."""
     if not path.is_file():
         return {}
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise RightsRulesInvalid(f"{HOLIDAYS_FILE}: not valid YAML") from exc
-    years = _mapping(_mapping(doc, HOLIDAYS_FILE).get("years") or {}, f"{HOLIDAYS_FILE}: years")
+    doc = HOLIDAYS.read(path) or {}
+    years = HOLIDAYS.mapping(HOLIDAYS.mapping(doc, "the document").get("years") or {}, "years")
     out: dict[int, YearOverride] = {}
     for year, raw in years.items():
         if not isinstance(year, int) or not 2000 <= year <= 2100:
-            raise RightsRulesInvalid(f"{HOLIDAYS_FILE}: years.{year} is not a year")
-        where = f"{HOLIDAYS_FILE}: years.{year}"
-        section = _mapping(raw, where)
+            raise HOLIDAYS.fail(f"years.{year} is not a year")
+        where = f"years.{year}"
+        section = HOLIDAYS.mapping(raw, where)
         source = section.get("source")
         if not isinstance(source, str) or not source.strip():
-            raise RightsRulesInvalid(f"{where}.source must name the official notice")
+            raise HOLIDAYS.fail(f"{where}.source must name the official notice")
         holidays = _dates(section.get("holidays"), f"{where}.holidays", year)
         workdays = _dates(section.get("workdays"), f"{where}.workdays", year)
         if holidays & workdays:
-            raise RightsRulesInvalid(f"{where}: a day cannot be both a holiday and a working day")
+            raise HOLIDAYS.fail(f"{where}: a day cannot be both a holiday and a working day")
         out[year] = YearOverride(source=source, holidays=holidays, workdays=workdays)
     return out
 
 
 def load_rules(policies_dir: Path) -> RightsRules:
     """Parse and check both files; any mistake names the file and key."""
-    path = policies_dir / FILE_NAME
-    try:
-        doc = _mapping(yaml.safe_load(path.read_text(encoding="utf-8")), FILE_NAME)
-    except (OSError, yaml.YAMLError) as exc:
-        raise RightsRulesInvalid(f"{FILE_NAME}: cannot be read as YAML") from exc
-    jurisdictions = {str(k): _jurisdiction(str(k), v) for k, v in _mapping(doc.get("jurisdictions"), "jurisdictions").items()}
+    doc = RULES.mapping(RULES.read(policies_dir / FILE_NAME), "the document")
+    jurisdictions = {str(k): _jurisdiction(str(k), v) for k, v in RULES.section(doc, "jurisdictions").items()}
     default = doc.get("default_jurisdiction")
     if default not in jurisdictions:
-        raise RightsRulesInvalid(f"{FILE_NAME}: default_jurisdiction must be one of the jurisdictions")
-    verification = _mapping(doc.get("verification"), f"{FILE_NAME}: verification")
-    retention = _mapping(doc.get("retention"), f"{FILE_NAME}: retention")
-    digits = _int(verification, "code_digits", "verification", minimum=6)
+        raise RULES.fail("default_jurisdiction must be one of the jurisdictions")
+    verification = RULES.section(doc, "verification")
+    retention = RULES.section(doc, "retention")
+    digits = RULES.integer(verification, "code_digits", "verification", minimum=6)
     return RightsRules(
         jurisdictions=jurisdictions,
         default_jurisdiction=str(default),
-        alert_before_working_days=_int(doc, "alert_before_working_days", FILE_NAME),
+        alert_before_working_days=RULES.integer(doc, "alert_before_working_days", ""),
         code_digits=min(digits, 10),
-        code_ttl=dt.timedelta(minutes=_int(verification, "ttl_minutes", "verification", minimum=1)),
-        code_max_attempts=_int(verification, "max_attempts", "verification", minimum=1),
-        file_roles=_roles(doc, "file_roles"),
-        work_roles=_roles(doc, "work_roles"),
-        read_roles=_roles(doc, "read_roles"),
-        decision_roles=_roles(doc, "decision_roles"),
-        review_roles=_roles(doc, "review_roles"),
-        restricted_purposes_allowed=_roles(doc, "restricted_purposes_allowed"),
-        package_days=_int(retention, "package_days", "retention", minimum=1),
-        unverified_days=_int(retention, "unverified_days", "retention", minimum=1),
+        code_ttl=dt.timedelta(minutes=RULES.integer(verification, "ttl_minutes", "verification", minimum=1)),
+        code_max_attempts=RULES.integer(verification, "max_attempts", "verification", minimum=1),
+        file_roles=RULES.roles(doc, "file_roles"),
+        work_roles=RULES.roles(doc, "work_roles"),
+        read_roles=RULES.roles(doc, "read_roles"),
+        decision_roles=RULES.roles(doc, "decision_roles"),
+        review_roles=RULES.roles(doc, "review_roles"),
+        restricted_purposes_allowed=RULES.roles(doc, "restricted_purposes_allowed"),
+        package_days=RULES.integer(retention, "package_days", "retention", minimum=1),
+        unverified_days=RULES.integer(retention, "unverified_days", "retention", minimum=1),
         years=load_holidays(policies_dir / HOLIDAYS_FILE),
     )
 
