@@ -8,6 +8,7 @@ same, so switching the name later is a header change, not a new scheme.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import warnings
 from collections.abc import Mapping
@@ -57,22 +58,28 @@ def public_jwk(raw: bytes, kid: str) -> dict[str, str]:
     return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw), "kid": kid}
 
 
-def _okp_private(key: Ed25519PrivateKey) -> OKPKey:
-    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
-    seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "d": b64url(seed), "x": b64url(public_raw(key))})
-
-
 def canonical_claims(claims: Mapping[str, Any]) -> bytes:
     return json.dumps(claims, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@functools.lru_cache(maxsize=256)
+def _header_b64(kid: str, typ: str) -> str:
+    # The serialisation joserfc uses (and so did our tokens before): ASCII JSON, no spaces, in
+    # this order. Changing it would change every token's bytes, not their meaning. Cached: a
+    # header holds only public names (no key material), and there are few of them.
+    return b64url(json.dumps({"alg": ALG, "kid": kid, "typ": typ}, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
+
+
 def sign_compact(key: Ed25519PrivateKey, kid: str, claims: Mapping[str, Any], typ: str) -> str:
-    header = {"alg": ALG, "kid": kid, "typ": typ}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # joserfc flags "EdDSA" as deprecated by RFC 9864 (see module docstring)
-        return jws.serialize_compact(header, canonical_claims(claims), _okp_private(key), algorithms=[ALG])
+    """``BASE64URL(header) . BASE64URL(payload) . BASE64URL(Ed25519(signing input))`` (RFC 7515 §7.1).
+
+    Signed with pyca/cryptography directly: the key is used as it is, never re-imported or copied
+    into another library's key object per call. Ed25519 is deterministic, so the token is
+    byte-for-byte the one joserfc produces for the same header, claims and key (tested), and a
+    second JOSE implementation (PyJWT in the tests) verifies it.
+    """
+    signing_input = f"{_header_b64(kid, typ)}.{b64url(canonical_claims(claims))}"
+    return f"{signing_input}.{b64url(key.sign(signing_input.encode('ascii')))}"
 
 
 def peek_header(token: str) -> dict[str, Any]:
