@@ -28,6 +28,7 @@ from lendshield.ledger.witness import WitnessKey, check_and_cosign
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
+from tests.devices.support import IMEI, grant_device_consent
 
 
 def _enrolled_agent(rt: Runtime, client: TestClient, make_actor, tmp_path: Path) -> agent.AgentState:  # type: ignore[no-untyped-def]
@@ -47,12 +48,14 @@ def _enrolled_agent(rt: Runtime, client: TestClient, make_actor, tmp_path: Path)
                 updated_at=rt.clock.now(),
             )
         )
+        session.flush()
+        grant_device_consent(session, rt, sid)
         session.commit()
     state = agent.AgentState.create(tmp_path / "agent.json")
     assert (tmp_path / "agent.json").stat().st_mode & 0o777 == 0o600
     operator = make_actor("device_operator")
     made = client.post(
-        "/v1/devices", json={"loan_id": "L-a", "public_key": b64url(state.public_key), "notice_version": "dn-1"}, headers=operator.headers
+        "/v1/devices", json={"loan_id": "L-a", "public_key": b64url(state.public_key), "imei": IMEI}, headers=operator.headers
     ).json()
     state.pin(
         device_id=made["device_id"],

@@ -23,6 +23,7 @@ from lendshield.ledger.tree import integrate_all
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
+from tests.devices.support import IMEI, grant_device_consent, imei
 
 
 @pytest.fixture
@@ -43,11 +44,13 @@ def enrolled(rt: Runtime, client: TestClient, make_actor):  # type: ignore[no-un
                 updated_at=rt.clock.now(),
             )
         )
+        session.flush()
+        grant_device_consent(session, rt, sid)
         session.commit()
     operator = make_actor("device_operator")
     key = Ed25519PrivateKey.generate()
     resp = client.post(
-        "/v1/devices", json={"loan_id": "L-9", "public_key": b64url(public_raw(key)), "notice_version": "dn-1"}, headers=operator.headers
+        "/v1/devices", json={"loan_id": "L-9", "public_key": b64url(public_raw(key)), "imei": IMEI}, headers=operator.headers
     )
     assert resp.status_code == 201, resp.text
     return resp.json()["device_id"], key
@@ -63,9 +66,7 @@ def _checkin(rt: Runtime, client: TestClient, device_id: str, key: Ed25519Privat
 @pytest.mark.parametrize("role", ["customer_service", "collector", "auditor", "protection_officer"])
 def test_only_device_operators_and_the_loan_system_enrol(client: TestClient, make_actor, role: str) -> None:  # type: ignore[no-untyped-def]
     actor = make_actor(role)
-    resp = client.post(
-        "/v1/devices", json={"loan_id": "L-x", "public_key": b64url(b"k" * 32), "notice_version": "dn-1"}, headers=actor.headers
-    )
+    resp = client.post("/v1/devices", json={"loan_id": "L-x", "public_key": b64url(b"k" * 32), "imei": IMEI}, headers=actor.headers)
     assert resp.status_code == 403
 
 
@@ -116,7 +117,7 @@ def _second_device(client: TestClient, make_actor) -> tuple[str, Ed25519PrivateK
     key = Ed25519PrivateKey.generate()
     resp = client.post(
         "/v1/devices",
-        json={"loan_id": "L-9", "public_key": b64url(public_raw(key)), "notice_version": "dn-1"},
+        json={"loan_id": "L-9", "public_key": b64url(public_raw(key)), "imei": imei(2)},
         headers=make_actor("device_operator").headers,
     )
     return resp.json()["device_id"], key

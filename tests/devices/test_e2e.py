@@ -33,10 +33,11 @@ from lendshield.principals import service as principals
 from lendshield.runtime import Runtime
 from lendshield.settings import Settings
 from lendshield.subjects import service as subjects
+from tests.devices.support import IMEI
 from tests.ops.live_server import server_env, start_server
 
 AGENT = [sys.executable, "-m", "lendshield.cli", "agent"]
-ROLES = ("loan_system", "collector", "collection_supervisor", "risk_officer", "device_operator")
+ROLES = ("loan_system", "collector", "collection_supervisor", "risk_officer", "device_operator", "protection_officer")
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
@@ -96,9 +97,16 @@ def test_overdue_to_lock_to_payment_unlock_and_release(rt: Runtime, settings: Se
         ).raise_for_status()
         post("loan_system", "/v1/loans/L-e2e/events", {"id": "od-1", "kind": "overdue", "overdue_days": 75}, status=200)
         public_key = subprocess.run([*AGENT, "init", "--state", str(state)], env=env, capture_output=True, text=True, check=True)
-        made = post(
-            "device_operator", "/v1/devices", {"loan_id": "L-e2e", "public_key": public_key.stdout.strip(), "notice_version": "dn-1"}
-        )
+        enrolment = {"loan_id": "L-e2e", "public_key": public_key.stdout.strip(), "imei": IMEI}
+        # No consent to the device notice yet: refused, as problem+json, and nothing enrolled.
+        refused = http.post("/v1/devices", json=enrolment, headers={"Authorization": f"Bearer {tokens['device_operator']}"})
+        assert refused.status_code == 409
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"].endswith("/device-consent-required")
+        version = post("protection_officer", "/v1/devices/notice", {})["version"]
+        consent = {"purpose": "device_management", "action": "grant", "notice_version": version, "channel": "app"}
+        post("loan_system", f"/v1/subjects/{borrower}/consents", consent)
+        made = post("device_operator", "/v1/devices", enrolment)
         device_id = made["device_id"]
         pin = ["pin", "--state", str(state), "--device-id", device_id, "--server", server.base_url, "--command-kid", made["command_kid"]]
         subprocess.run([*pin_cmd(pin), "--command-key", made["command_key"], "--ledger-key", made["ledger_key"]], env=env, check=True)
@@ -167,6 +175,7 @@ def test_overdue_to_lock_to_payment_unlock_and_release(rt: Runtime, settings: Se
     assert report.ok, report.failures
     actions = [(json.loads(e["body"])["action"], json.loads(e["body"]).get("decision")) for e in bundle["entries"]]
     for expected in [
+        ("consent.grant", "grant"),
         ("device.enroll", None),
         ("device.request", "refused"),
         ("device.request", "pending"),

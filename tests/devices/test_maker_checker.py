@@ -25,6 +25,7 @@ from lendshield.ledger.models import LedgerEntryRow
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
+from tests.devices.support import IMEI, grant_device_consent
 
 RULES = devices.DeviceRules()
 
@@ -78,13 +79,9 @@ def world(rt: Runtime, make_actor) -> dict[str, Any]:  # type: ignore[no-untyped
             )
         )
         session.flush()
+        grant_device_consent(session, rt, sid)
         device_id = devices.enroll(
-            session,
-            rt,
-            people["device_operator"].principal,
-            loan_id="L-1",
-            device_public_key=public_raw(key),
-            notice_version="device-notice-1",
+            session, rt, people["device_operator"].principal, loan_id="L-1", device_public_key=public_raw(key), imei=IMEI
         )
         session.commit()
     return {"people": people, "device": device_id, "phone": Phone(rt, device_id, key), "borrower": sid}

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from lendshield.consent.models import NoticeRow
+from lendshield.consent.service import render
 from lendshield.crypto.jws import JwsInvalid, verify_compact
-from lendshield.devices import service
+from lendshield.devices import notice, service, views
 from lendshield.devices.models import CommandRequestRow, DeviceRow
 from lendshield.errors import Forbidden, InvalidInput
 from lendshield.ledger.tree import log_public_key
-from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
+from lendshield.web.deps import PrincipalDep, PurposeDep, RuntimeDep, unit_of_work
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 DeviceId = Annotated[str, Path(min_length=36, max_length=36)]
@@ -35,7 +38,36 @@ class Strict(BaseModel):
 class EnrolIn(Strict):
     loan_id: Annotated[str, Field(min_length=1, max_length=64)]
     public_key: Annotated[str, Field(min_length=43, max_length=64, description="base64url Ed25519 public key")]
-    notice_version: Annotated[str, Field(min_length=1, max_length=32)]
+    imei: Annotated[str, Field(min_length=1, max_length=32, description="The phone's IMEI (15 digits, Luhn); stored only in the vault.")]
+    notice_version: Annotated[
+        str | None, Field(default=None, min_length=1, max_length=32, description="The device notice shown; must be the current one.")
+    ] = None
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    loan_id: str
+    state: str
+    last_seq: int
+    notice_version: str
+    enrolled_at: datetime
+    imei: str | None = Field(description="Masked; null when the gate refused it or the borrower's field holds a later phone's IMEI.")
+    imei_rule: str
+
+
+class LookupIn(Strict):
+    imei: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class LookupOut(BaseModel):
+    device_ids: list[str]
+
+
+class NoticeOut(BaseModel):
+    version: str
+    published: bool
+    text_zh: str
+    text_en: str
 
 
 class EnrolOut(BaseModel):
@@ -86,11 +118,48 @@ def _b64(text: str) -> bytes:
         raise InvalidInput("public_key: not base64url") from exc
 
 
+@router.get("/notice", response_model=NoticeOut)
+def device_notice(rt: RuntimeDep, who: PrincipalDep) -> NoticeOut:
+    """The current device notice, exactly as the borrower is shown it and consents to."""
+    draft = notice.draft(rt, _rules())
+    with unit_of_work(rt) as session:
+        published = session.get(NoticeRow, draft.version) is not None
+    return NoticeOut(
+        version=draft.version,
+        published=published,
+        text_zh=render(draft.sections, draft.purpose_fields, 0),
+        text_en=render(draft.sections, draft.purpose_fields, 1),
+    )
+
+
+@router.post("/notice", status_code=201, response_model=NoticeOut)
+def publish_device_notice(rt: RuntimeDep, who: PrincipalDep) -> NoticeOut:
+    """Publish the current device notice (protection officer); publishing it again changes nothing."""
+    with unit_of_work(rt) as session:
+        row = notice.ensure_published(session, rt, who, _rules())
+        return NoticeOut(version=row.version, published=True, text_zh=row.text_zh, text_en=row.text_en)
+
+
+@router.post("/lookup", response_model=LookupOut)
+def lookup(body: LookupIn, rt: RuntimeDep, who: PrincipalDep, purpose: PurposeDep) -> LookupOut:
+    """Find devices by IMEI through the vault's blind index (POST: the IMEI never in a URL)."""
+    with unit_of_work(rt) as session:
+        return LookupOut(device_ids=views.find_by_imei(session, rt, who, body.imei, purpose=purpose))
+
+
 @router.post("", status_code=201, response_model=EnrolOut)
 def enrol(body: EnrolIn, rt: RuntimeDep, who: PrincipalDep) -> EnrolOut:
+    """Enrol a phone, only with the borrower's live consent to the current device notice."""
     with unit_of_work(rt) as session:
         device_id = service.enroll(
-            session, rt, who, loan_id=body.loan_id, device_public_key=_b64(body.public_key), notice_version=body.notice_version
+            session,
+            rt,
+            who,
+            loan_id=body.loan_id,
+            device_public_key=_b64(body.public_key),
+            imei=body.imei,
+            notice_version=body.notice_version,
+            rules=_rules(),
         )
     kid, raw = service.command_key(rt)
     return EnrolOut(
@@ -100,6 +169,14 @@ def enrol(body: EnrolIn, rt: RuntimeDep, who: PrincipalDep) -> EnrolOut:
         ledger_origin=rt.settings.ledger_origin,
         ledger_key=log_public_key(rt),
     )
+
+
+@router.get("/{device_id}", response_model=DeviceOut)
+def get_device(device_id: DeviceId, rt: RuntimeDep, who: PrincipalDep, purpose: PurposeDep) -> DeviceOut:
+    """A device as staff see it: its state and its IMEI, masked, through the gate for the named purpose."""
+    with unit_of_work(rt) as session:
+        view = views.device_view(session, rt, who, device_id, purpose=purpose)
+    return DeviceOut.model_validate(view, from_attributes=True)
 
 
 @router.post("/{device_id}/requests", status_code=201)

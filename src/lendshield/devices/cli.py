@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
 
 from lendshield.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from lendshield.runtime import Runtime
+
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def context_runtime() -> Runtime:
+    from lendshield.cli import context
+
+    return context.runtime()
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +42,31 @@ def register(app: typer.Typer) -> None:
             session.commit()
         kid, _ = service.command_key(rt)
         typer.echo(f"{kid} is current; announced to {len(announced)} devices")
+
+    @devices_app.command("notice")
+    def show_notice(lang: str = typer.Option("en", "--lang", help="zh or en")) -> None:
+        """Print the current device notice: every remote action, when it can happen, what never happens."""
+        from lendshield.consent.service import render
+        from lendshield.devices import notice, service
+
+        if lang not in ("zh", "en"):
+            raise InvalidInput("--lang: zh or en")
+        draft = notice.draft(context_runtime(), service.DeviceRules())
+        typer.echo(f"notice {draft.version}\n")
+        typer.echo(render(draft.sections, draft.purpose_fields, 0 if lang == "zh" else 1))
+
+    @devices_app.command("publish-notice")
+    def publish_notice() -> None:
+        """Publish the current device notice (the consent purpose device_management) if it is not yet."""
+        from lendshield.devices import notice, service
+        from lendshield.principals import Principal
+
+        rt = context_runtime()
+        officer = Principal(id="system", name="system", kind="service", roles=frozenset({"protection_officer"}))
+        with rt.sessions() as session:
+            row = notice.ensure_published(session, rt, officer, service.DeviceRules())
+            session.commit()
+            typer.echo(f"notice {row.version} sha256 {row.sha256}")
 
     @agent_app.command("init")
     def init(state: Path = typer.Option(..., "--state", help="The agent's state file (created, mode 0600).")) -> None:

@@ -21,3 +21,10 @@ class ApprovalRefused(Forbidden):
 
 class RequestClosed(Conflict):
     code = "request-closed"
+
+
+class DeviceConsentRequired(Conflict):
+    """No live consent to the current device notice (PIPL Arts. 14, 15, 17): nothing is enrolled or sent."""
+
+    code = "device-consent-required"
+    title = "Consent to the device notice required"

@@ -22,6 +22,9 @@ class DeviceRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="active")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     notice_version: Mapped[str] = mapped_column(String(32))
+    """The device notice the borrower consented to when the phone was enrolled."""
+    imei_version: Mapped[int | None] = mapped_column(Integer)
+    """Which version of the borrower's ``device_imei`` vault field is this phone's IMEI (never the IMEI)."""
     enrolled_at: Mapped[datetime]
 
 

@@ -22,13 +22,15 @@ from sqlalchemy.orm import Session
 
 from lendshield import ledger
 from lendshield.crypto.jws import JwsInvalid, b64url, public_raw, sign_compact, verify_compact
-from lendshield.devices.errors import ApprovalRefused, DeviceNotFound, PreconditionFailed, RequestClosed
+from lendshield.devices import notice
+from lendshield.devices.errors import ApprovalRefused, DeviceConsentRequired, DeviceNotFound, PreconditionFailed, RequestClosed
 from lendshield.devices.models import ApprovalRow, CommandRequestRow, CommandRow, DeviceRow
 from lendshield.devices.protocol import ACK_TYP, COMMAND_TYP, NEEDS_APPROVAL, STATE_AFTER_APPLY, VERSION, Command
 from lendshield.errors import Forbidden, InvalidInput, NotFound
 from lendshield.loans.models import LoanRow
 from lendshield.principals import SYSTEM, Principal
 from lendshield.runtime import Runtime
+from lendshield.subjects import service as subjects
 
 COMMAND_KEY = "devices/commands"
 REQUESTER_ROLES = frozenset({"collector", "collection_supervisor", "device_operator"})
@@ -102,15 +104,53 @@ def command_key(rt: Runtime) -> tuple[str, bytes]:
     return f"cmd-{version}", public_raw(key)
 
 
-def enroll(session: Session, rt: Runtime, who: Principal, *, loan_id: str, device_public_key: bytes, notice_version: str) -> str:
-    """Register a financed device for a loan; the key pair was generated on the device."""
+IMEI_FIELD = "device_imei"
+
+
+def _vault_writer(who: Principal) -> Principal:
+    """The enroller, writing one field into the vault as the loan system would (actor: the enroller).
+
+    The vault's own writers do not include device operators; enrolment is the one write they make,
+    and only of the IMEI they were handed with the phone.
+    """
+    return Principal(id=who.id, name=who.name, kind=who.kind, roles=frozenset({"loan_system"}))
+
+
+def enroll(
+    session: Session,
+    rt: Runtime,
+    who: Principal,
+    *,
+    loan_id: str,
+    device_public_key: bytes,
+    imei: str,
+    notice_version: str | None = None,
+    rules: DeviceRules | None = None,
+) -> str:
+    """Register a financed device for a loan; the key pair was generated on the device.
+
+    Only with the borrower's live consent to the current device notice (``notice.py``). The IMEI
+    goes into the vault, on the borrower, encrypted and blind-indexed; the device row keeps only
+    which version of that field is this phone's. Everything is checked before anything is written.
+    """
+    rules = rules or DeviceRules()
     if not who.roles & ENROL_ROLES:
         raise Forbidden("only a device operator or the loan system may enrol devices")
     if len(device_public_key) != 32:
-        raise InvalidInput("device_public_key: an Ed25519 public key is 32 bytes")
+        raise InvalidInput("device_public_key: an Ed25519 public key is 32 bytes", path="public_key")
+    clean_imei, _ = rt.catalog.field(IMEI_FIELD, "imei").validate(imei, "imei")
     loan = session.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound("no such loan")
+    subjects.require_live(session, loan.borrower_id)
+    version = notice.require_for_enrolment(session, rt, loan.borrower_id, rules)
+    if notice_version is not None and notice_version != version:
+        raise DeviceConsentRequired(
+            f"enrolment refused: notice {notice_version[:32]} is not the current device notice {version}", notice_version=version
+        )
+    imei_version = subjects.correct_field(
+        session, rt, _vault_writer(who), loan.borrower_id, IMEI_FIELD, clean_imei, reason="financed device enrolment"
+    )
     device = DeviceRow(
         id=str(uuid.uuid4()),
         loan_id=loan.id,
@@ -118,13 +158,30 @@ def enroll(session: Session, rt: Runtime, who: Principal, *, loan_id: str, devic
         public_key=device_public_key,
         state="active",
         last_seq=0,
-        notice_version=notice_version,
+        notice_version=version,
+        imei_version=imei_version,
         enrolled_at=rt.clock.now(),
     )
     session.add(device)
     session.flush()
-    ledger.append(session, _entry(rt, who, device, "device.enroll", details={"notice_version": notice_version}))
+    masked = rt.catalog.fields[IMEI_FIELD].mask(clean_imei)
+    ledger.append(
+        session,
+        _entry(rt, who, device, "device.enroll", details={"notice_version": version, "imei": masked, "imei_version": imei_version}),
+    )
     return device.id
+
+
+def consent_problem(session: Session, rt: Runtime, device: DeviceRow, rules: DeviceRules) -> str | None:
+    """Why the borrower no longer holds the consent this device was enrolled under (or the current one)."""
+    return notice.consent_problem(session, device.borrower_id, {device.notice_version, notice.current_version(rt, rules)})
+
+
+def _require_consent(session: Session, rt: Runtime, device: DeviceRow, rules: DeviceRules, command: Command) -> None:
+    if command in notice.RESTRAINING:
+        problem = consent_problem(session, rt, device, rules)
+        if problem is not None:
+            raise DeviceConsentRequired(f"no {command.value} may be sent: {problem}")
 
 
 def _acked(session: Session, device_id: str, command: Command) -> list[CommandRow]:
@@ -154,6 +211,9 @@ def check_preconditions(session: Session, rt: Runtime, device: DeviceRow, rules:
             problems.append(f"the final notice gave less than {rules.final_notice_days} days")
     for check in rules.blockers:
         problems.extend(check(session, rt, device.loan_id))
+    consent = consent_problem(session, rt, device, rules)
+    if consent is not None:
+        problems.append(consent)
     if device.state in ("locked", "released"):
         problems.append(f"the device is already {device.state}")
     return problems
@@ -245,6 +305,8 @@ def review(session: Session, rt: Runtime, who: Principal, request_id: str, *, ap
         raise ApprovalRefused("your role has already approved; the next approval must come from another role")
     if not reason.strip():
         raise InvalidInput("reason: a review needs a written reason")
+    if approve:
+        _require_consent(session, rt, device, rules, Command(req.command))
     role = free[0]
     digest = hashlib.sha256(f"{req.id}|{who.id}|{role}|{'approve' if approve else 'deny'}|{now.isoformat()}".encode()).hexdigest()
     session.add(
@@ -301,6 +363,7 @@ def issue(
 
     ``sign_with`` names an older command-key version (only a key rotation's announcement uses it).
     """
+    _require_consent(session, rt, device, rules, command)
     now = rt.clock.now()
     ttl = rules.command_ttl if ttl is None else ttl
     seq = (session.scalar(select(func.max(CommandRow.seq)).where(CommandRow.device_id == device.id)) or 0) + 1
@@ -349,6 +412,7 @@ def remind(
     if not who.roles & REQUESTER_ROLES:
         raise Forbidden("this role may not send reminders")
     device = _device(session, device_id)
+    _require_consent(session, rt, device, rules, Command.REMIND)
     args: dict[str, Any] = {"message_zh": message_zh}
     if final:
         args["final_notice"] = True
@@ -377,11 +441,12 @@ def _release_certificate(rt: Runtime, device: DeviceRow, loan: LoanRow) -> str:
     return sign_compact(key, f"cmd-{version}", claims, "lendshield-release-certificate")
 
 
-def _renew_lapsed_unlock(session: Session, rt: Runtime, device: DeviceRow, rules: DeviceRules) -> None:
+def _unlock_if_due(session: Session, rt: Runtime, device: DeviceRow, rules: DeviceRules, withdrawn: bool) -> None:
     # A phone offline past an unlock's expiry would refuse it and stay locked on a paid-up loan:
-    # issue a fresh one at check-in (in the borrower's favour; no approval needed).
+    # issue a fresh one at check-in (in the borrower's favour; no approval needed). The same once
+    # the borrower withdrew consent to the device notice: the lender's control ends there.
     loan = session.get(LoanRow, device.loan_id)
-    if loan is None or device.state not in ("locked", "restricted") or loan.overdue_days != 0:
+    if loan is None or device.state not in ("locked", "restricted") or (loan.overdue_days != 0 and not withdrawn):
         return
     now = rt.clock.now()
     live = session.scalar(
@@ -405,16 +470,20 @@ def deliverable(
     with its proof; the others wait for the integrator (seconds) and are listed by sequence number.
 
     Never re-sent: a command the device acknowledged applying (a device claiming an older sequence
-    number was rolled back) or one that has expired (it would be refused anyway).
+    number was rolled back) or one that has expired (it would be refused anyway). Once the borrower
+    withdrew their consent to the device notice, no reminder, restriction or lock is delivered, and
+    a locked or restricted phone gets an ``unlock``.
     """
     from lendshield.ledger.proofs import proof_for_entry
 
     device = _device(session, device_id)
-    _renew_lapsed_unlock(session, rt, device, rules or DeviceRules())
+    rules = rules or DeviceRules()
+    withdrawn = consent_problem(session, rt, device, rules) is not None
+    _unlock_if_due(session, rt, device, rules, withdrawn)
     now = rt.clock.now()
     ready, waiting = [], []
     for row in pending_commands(session, device_id, max(after_seq, device.last_seq)):
-        if row.expires_at <= now:
+        if row.expires_at <= now or (withdrawn and row.command in notice.RESTRAINING):
             continue
         proof = proof_for_entry(session, row.ledger_seq)
         if proof is None:
