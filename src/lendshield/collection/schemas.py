@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from lendshield.api_models import Strict
 
 LoanId = Annotated[str, Field(min_length=1, max_length=64)]
 Id36 = Annotated[str, Field(min_length=1, max_length=36)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ContactIn(Strict):

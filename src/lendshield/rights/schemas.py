@@ -5,19 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from lendshield.rights.alerts import AlertView
-from lendshield.rights.decisions import DecisionView
+from lendshield.api_models import Strict, View
 from lendshield.rights.service import RequestView
 
 Reason = Annotated[str, Field(min_length=10, max_length=1000)]
 SubjectId = Annotated[str, Field(min_length=1, max_length=36)]
 RequestType = Literal["access", "portability", "correction", "deletion", "withdrawal", "restriction", "explanation", "report"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class FileIn(Strict):
@@ -116,7 +111,7 @@ class RequestOut(BaseModel):
         )
 
 
-class DecisionOut(BaseModel):
+class DecisionOut(View):
     id: str
     subject_id: str
     system: str
@@ -129,22 +124,14 @@ class DecisionOut(BaseModel):
     review_outcome: str | None
     reviewed_at: dt.datetime | None
 
-    @classmethod
-    def of(cls, v: DecisionView) -> DecisionOut:
-        return cls(**{name: getattr(v, name) for name in cls.model_fields})
 
-
-class AlertOut(BaseModel):
+class AlertOut(View):
     id: int
     kind: str
     request_id: str | None
     message: str
     created_at: dt.datetime
     acknowledged: bool
-
-    @classmethod
-    def of(cls, v: AlertView) -> AlertOut:
-        return cls(**{name: getattr(v, name) for name in cls.model_fields})
 
 
 class HoldOut(BaseModel):

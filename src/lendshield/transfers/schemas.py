@@ -5,19 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from lendshield.transfers.models import ExportRow, RecipientRow
+from lendshield.api_models import Strict, View
+from lendshield.transfers.models import RecipientRow
 from lendshield.transfers.recipients import RecipientDraft
-from lendshield.transfers.service import ExportRequest, GateAnswer, Receipt
-from lendshield.transfers.trace import Candidate, TraceReport
+from lendshield.transfers.service import ExportRequest
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 SubjectId = Annotated[str, Field(min_length=1, max_length=36)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RecipientIn(Strict):
@@ -95,13 +91,13 @@ class ProvisionIn(ExportIn):
     recipient_id: Annotated[str, Field(min_length=1, max_length=36)]
 
 
-class FailureOut(BaseModel):
+class FailureOut(View):
     condition: str
     people: int
     detail: str
 
 
-class GateAnswerOut(BaseModel):
+class GateAnswerOut(View):
     allowed: bool
     failures: list[FailureOut]
     abroad: bool
@@ -110,20 +106,8 @@ class GateAnswerOut(BaseModel):
     sensitive_after: int | None
     tier: str | None
 
-    @classmethod
-    def of(cls, a: GateAnswer) -> GateAnswerOut:
-        return cls(
-            allowed=a.allowed,
-            failures=[FailureOut(condition=f.condition, people=f.people, detail=f.detail) for f in a.failures],
-            abroad=a.abroad,
-            year=a.year,
-            people_after=a.people_after,
-            sensitive_after=a.sensitive_after,
-            tier=a.tier,
-        )
 
-
-class ExportOut(BaseModel):
+class ExportOut(View):
     id: str
     kind: str
     made_by: str
@@ -136,24 +120,8 @@ class ExportOut(BaseModel):
     file_sha256: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, row: ExportRow) -> ExportOut:
-        return cls(
-            id=row.id,
-            kind=row.kind,
-            made_by=row.made_by,
-            purpose=row.purpose,
-            recipient_id=row.recipient_id,
-            format=row.format,
-            fields=list(row.fields),
-            people=row.people,
-            canaries=row.canaries,
-            file_sha256=row.file_sha256,
-            created_at=row.created_at,
-        )
 
-
-class ReceiptOut(BaseModel):
+class ReceiptOut(View):
     provision_id: str
     recipient_id: str
     recipient_name: str
@@ -164,12 +132,8 @@ class ReceiptOut(BaseModel):
     fields: list[str]
     provided_at: datetime
 
-    @classmethod
-    def of(cls, r: Receipt) -> ReceiptOut:
-        return cls(**{k: getattr(r, k) for k in cls.model_fields})
 
-
-class CandidateOut(BaseModel):
+class CandidateOut(View):
     export_id: str
     kind: str
     made_by: str
@@ -187,24 +151,10 @@ class CandidateOut(BaseModel):
     pinned: bool
     covers_all: bool
 
-    @classmethod
-    def of(cls, c: Candidate) -> CandidateOut:
-        return cls(**{k: getattr(c, k) for k in cls.model_fields})
 
-
-class TraceOut(BaseModel):
+class TraceOut(View):
     verdict: str
     rows_read: int
     rows_matched: int
     candidates: list[CandidateOut]
     ledger_seq: int
-
-    @classmethod
-    def of(cls, r: TraceReport) -> TraceOut:
-        return cls(
-            verdict=r.verdict,
-            rows_read=r.rows_read,
-            rows_matched=r.rows_matched,
-            candidates=[CandidateOut.of(c) for c in r.candidates],
-            ledger_seq=r.ledger_seq,
-        )
