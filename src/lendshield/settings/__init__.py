@@ -82,6 +82,32 @@ class Settings(BaseSettings):
     """How old a signed adapter callback may be before it is refused as a replay."""
     collection_max_recording_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
+    # --- alert delivery (watch): off until a webhook URL or an SMTP host is set ---
+    alert_console_url: str = "http://127.0.0.1:8000"
+    """Base URL of the staff console, for the link in a delivered alert."""
+    alert_webhook_url: str = ""
+    """Where alerts are POSTed (JSON, signed); empty means no webhook delivery."""
+    alert_webhook_secret: SecretStr | None = None
+    """HMAC-SHA256 key of the ``X-LendShield-Signature`` header; required with a webhook URL."""
+    alert_webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    alert_smtp_host: str = ""
+    """SMTP server for alert e-mail; empty means no e-mail delivery."""
+    alert_smtp_port: int = Field(default=587, ge=1, le=65535)
+    alert_smtp_starttls: bool = True
+    """Upgrade the connection with STARTTLS before sending (and before any login)."""
+    alert_smtp_username: str = ""
+    alert_smtp_password: SecretStr | None = None
+    alert_smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    alert_smtp_ca_file: Path | None = None
+    """CA bundle that signs the SMTP server's certificate, when it is not a public CA."""
+    alert_email_from: str = ""
+    alert_email_to: list[str] = Field(default_factory=list)
+    """The protection officer's addresses (JSON list in the environment)."""
+    alert_delivery_interval_s: float = Field(default=10.0, gt=0)
+    """How often the job runner sends what is due from the alert outbox."""
+    alert_delivery_max_attempts: int = Field(default=60, ge=1, le=10_000)
+    """Attempts before a delivery is marked failed (backoff doubles up to an hour: about 2.5 days)."""
+
     def resolved_collection_blob_dir(self) -> Path:
         return self.collection_blob_dir if self.collection_blob_dir is not None else self.data_dir / "collection-blobs"
 

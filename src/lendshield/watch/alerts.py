@@ -18,7 +18,7 @@ from lendshield import ledger
 from lendshield.errors import Forbidden, InvalidInput
 from lendshield.principals import SYSTEM, Principal
 from lendshield.runtime import Runtime
-from lendshield.watch import ledger_read
+from lendshield.watch import delivery, ledger_read
 from lendshield.watch.errors import AlertNotFound, AlertTransitionRefused
 from lendshield.watch.models import AlertEntryRow, AlertNoteRow, AlertRow
 
@@ -144,7 +144,9 @@ def record(session: Session, rt: Runtime, finding: Finding) -> bool:
         session.flush()
         _add_evidence(session, row.id, list(finding.seqs))
         ledger.append(session, _entry(rt, "watch.alert.raise", row, SYSTEM, finding.subject_ref, triggers=len(finding.seqs)))
-        # The protection officer's queue is the API; the log line lets an operator page them.
+        # The officer's queue is the API and console; the outbox (same transaction) reaches them
+        # by webhook or e-mail when configured, and the log line lets an operator page them.
+        delivery.enqueue(session, rt, row, "raised")
         log.warning("watch_alert", alert=row.id, rule=row.rule_id, severity=row.severity)
         return True
     known = _existing_seqs(session, row.id)
@@ -162,6 +164,7 @@ def record(session: Session, rt: Runtime, finding: Finding) -> bool:
     row.updated_at = now
     if row.status == "resolved":
         _change(session, rt, SYSTEM, row, "open", "reopened: new triggering entries in the same window", "watch.alert.reopen")
+        delivery.enqueue(session, rt, row, "reopened")
     else:
         ledger.append(session, _entry(rt, "watch.alert.evidence", row, SYSTEM, finding.subject_ref, added=len(fresh)))
     session.flush()

@@ -7,12 +7,29 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from lendshield.errors import InvalidInput
-from lendshield.watch import alerts, canaries, engine, schemas
-from lendshield.watch.models import AlertRow
+from lendshield.watch import alerts, canaries, delivery, engine, schemas
+from lendshield.watch.models import AlertDeliveryRow, AlertRow
 from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
 
 router = APIRouter(prefix="/v1/watch", tags=["watch"])
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _delivery_out(row: AlertDeliveryRow) -> schemas.DeliveryOut:
+    return schemas.DeliveryOut(
+        id=row.id,
+        alert_id=row.alert_id,
+        event=row.event,  # type: ignore[arg-type]
+        channel=row.channel,  # type: ignore[arg-type]
+        status=row.status,  # type: ignore[arg-type]
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        last_attempt_at=row.last_attempt_at,
+        delivered_at=row.delivered_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+    )
 
 
 def _out(row: AlertRow) -> schemas.AlertOut:
@@ -67,7 +84,9 @@ def get_alert(alert_id: AlertId, rt: RuntimeDep, who: PrincipalDep) -> schemas.A
     """The alert with the ledger entries that triggered it and every change of its status."""
     with unit_of_work(rt) as session:
         detail = alerts.get_alert(session, rt, who, alert_id)
+        sent = delivery.list_deliveries(session, who, alert_id=alert_id, limit=200)
         return schemas.AlertDetailOut(
+            deliveries=[_delivery_out(d) for d in sent],
             **_out(detail.alert).model_dump(),
             seqs=[e.seq for e in detail.entries],
             entries=[
@@ -102,6 +121,26 @@ def acknowledge(alert_id: AlertId, body: schemas.NoteIn, rt: RuntimeDep, who: Pr
 def resolve(alert_id: AlertId, body: schemas.NoteIn, rt: RuntimeDep, who: PrincipalDep) -> schemas.AlertOut:
     with unit_of_work(rt) as session:
         return _out(alerts.transition(session, rt, who, alert_id, "resolve", body.note))
+
+
+@router.get("/deliveries", response_model=schemas.DeliveryPage)
+def list_deliveries(
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    status: schemas.DeliveryStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> schemas.DeliveryPage:
+    """Alert deliveries to the protection officer, newest first: delivered, pending a retry, failed."""
+    with unit_of_work(rt) as session:
+        rows = delivery.list_deliveries(session, who, status=status, limit=limit)
+        return schemas.DeliveryPage(items=[_delivery_out(r) for r in rows])
+
+
+@router.post("/deliveries/{delivery_id}/retry", response_model=schemas.DeliveryOut)
+def retry_delivery(delivery_id: DeliveryId, rt: RuntimeDep, who: PrincipalDep) -> schemas.DeliveryOut:
+    """Put a failed delivery back in the outbox, once the receiver or the settings are fixed."""
+    with unit_of_work(rt) as session:
+        return _delivery_out(delivery.retry(session, rt, who, delivery_id))
 
 
 @router.post("/canaries", status_code=201, response_model=list[schemas.CanaryOut])

@@ -18,3 +18,14 @@ class AlertNotFound(NotFound):
 
 class AlertTransitionRefused(Conflict):
     code = "alert-transition"
+
+
+class DeliveryNotFound(NotFound):
+    code = "alert-delivery-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("no such alert delivery")
+
+
+class DeliveryRetryRefused(Conflict):
+    code = "alert-delivery-retry"

@@ -105,3 +105,35 @@ class AlertNoteRow(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
     ledger_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class AlertDeliveryRow(Base):
+    """The outbox: one row per alert event and channel, written in the transaction that raised it.
+
+    A row is sent at least once: it stays ``pending`` (with its next attempt pushed back after each
+    failure) until the receiver accepts it, and is ``failed`` only after the configured number of
+    attempts. ``last_error`` holds the kind of failure (a status code, an exception name), never a
+    response body.
+    """
+
+    __tablename__ = "watch_alert_deliveries"
+    __table_args__ = (
+        CheckConstraint("channel IN ('webhook', 'email')", name="channel"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_watch_alert_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("watch_alerts.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    """What happened to the alert: ``raised`` or ``reopened``."""
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    """When the next attempt is due; pushed forward by a sender while it holds the row."""
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]

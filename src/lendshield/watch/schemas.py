@@ -78,11 +78,37 @@ class NoteOut(BaseModel):
     ledger_seq: int
 
 
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+class DeliveryOut(BaseModel):
+    """One outbox row: an alert event sent (or to be sent) to the protection officer by one channel."""
+
+    id: int
+    alert_id: int
+    event: Literal["raised", "reopened"]
+    channel: Literal["webhook", "email"]
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    """When the next attempt is due (pending only)."""
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+    """The kind of the last failure: ``HTTP 500``, ``SMTP 550``, ``ConnectError`` ..."""
+    created_at: datetime
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+
+
 class AlertDetailOut(AlertOut):
     seqs: list[int]
     """Sequence numbers of the triggering ledger entries (the first 500; ``trigger_count`` has all)."""
     entries: list[EntryOut]
     notes: list[NoteOut]
+    deliveries: list[DeliveryOut]
 
 
 class RunOut(BaseModel):
