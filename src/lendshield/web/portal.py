@@ -11,6 +11,7 @@ cookie before. Cookies are Secure, HttpOnly, SameSite=Strict and scoped to ``/po
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -27,6 +28,7 @@ from lendshield.rights import flows as rights_flows
 from lendshield.rights import service as rights
 from lendshield.rights.errors import NotYourData
 from lendshield.rights.params import DELETION_GROUNDS, REPORT_CATEGORIES
+from lendshield.rights.service import RequestView
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
 from lendshield.web import portal_auth, portal_views
@@ -139,22 +141,24 @@ def _request_rows(rt: Runtime, me: Borrower) -> list[dict[str, Any]]:
     today = rt.clock.now().astimezone(me.tz).date()
     with unit_of_work(rt) as session:
         views = rights.list_requests_for_subject(session, rt, me.principal)
-    return [
-        {
-            "id": v.id,
-            "type": v.type,
-            "status": v.status,
-            "filed": portal_views.local_time(v.filed_at, me.tz),
-            "due": v.due_on.isoformat(),
-            "days_left": portal_views.days_left(v.due_on, today),
-            "open": v.status in rights.OPEN_STATUSES,
-            "estimated": v.deadline_note is not None,
-            "refusal": v.refusal_reason,
-            "outcome": v.outcome,
-            "answered": portal_views.local_time(v.answered_at, me.tz),
-        }
-        for v in views
-    ]
+    return [_request_row(v, me, today) for v in views]
+
+
+def _request_row(v: RequestView, me: Borrower, today: date) -> dict[str, Any]:
+    """One request as the portal shows it: times in the person's zone, days left to the deadline."""
+    return {
+        "id": v.id,
+        "type": v.type,
+        "status": v.status,
+        "filed": portal_views.local_time(v.filed_at, me.tz),
+        "due": v.due_on.isoformat(),
+        "days_left": portal_views.days_left(v.due_on, today),
+        "open": v.status in rights.OPEN_STATUSES,
+        "estimated": v.deadline_note is not None,
+        "refusal": v.refusal_reason,
+        "outcome": v.outcome,
+        "answered": portal_views.local_time(v.answered_at, me.tz),
+    }
 
 
 def _grounds() -> list[str]:
@@ -246,22 +250,7 @@ def one_request(request: Request, rt: RuntimeDep, request_id: str) -> Response:
     except NotFound:
         return refuse_page(request, me, 404, "There is no such request of yours.")
     today = rt.clock.now().astimezone(me.tz).date()
-    row = {
-        "id": view.id,
-        "type": view.type,
-        "status": view.status,
-        "filed": portal_views.local_time(view.filed_at, me.tz),
-        "due": view.due_on.isoformat(),
-        "days_left": portal_views.days_left(view.due_on, today),
-        "open": view.status in rights.OPEN_STATUSES,
-        "estimated": view.deadline_note is not None,
-        "refusal": view.refusal_reason,
-        "outcome": view.outcome,
-        "answered": portal_views.local_time(view.answered_at, me.tz),
-        "extension": view.extension_reason,
-        "params": view.params,
-        "has_package": view.has_package,
-    }
+    row = _request_row(view, me, today) | {"extension": view.extension_reason, "params": view.params, "has_package": view.has_package}
     return render(request, "portal/request.html", me=me, page="requests", row=row)
 
 
