@@ -35,7 +35,7 @@ class DeviceView:
     notice_version: str
     enrolled_at: datetime
     imei: str | None
-    """Masked (``***********7518``); None when the gate refused it or the field now holds another phone's IMEI."""
+    """Masked (``**** 7518``); None when the gate refused it or the field now holds another phone's IMEI."""
     imei_rule: str
 
 
