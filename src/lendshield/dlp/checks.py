@@ -8,9 +8,10 @@ second of scanning, so they avoid per-call parsing where a table does the same j
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Callable
 from datetime import date
-from functools import lru_cache
-from operator import mul
+from functools import cache, lru_cache
 
 import phonenumbers
 from stdnum.cn import uscc as stdnum_uscc
@@ -35,7 +36,19 @@ _USCC_KINDS = {"1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6
 _USCC_KINDS |= {"A": "19", "N": "1239", "Y": "1"}
 # Organisations registered at national level carry 100000.
 _USCC_DIVISIONS = PROVINCE_CODES | {"10"}
+# The code's alphabet (no I, O, S, V, Z), each character as a base-34 digit of its value.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_BASE34 = str.maketrans(_USCC_ALPHABET, "0123456789abcdefghijklmnopqrstu")
 _CARD_PREFIX_2 = frozenset({"62", "81", "60", "65", "51", "52", "53", "54", "55"})
+
+
+def resident_id_sum(body: str) -> int:
+    """The MOD 11-2 weighted sum of 17 ASCII digits, modulo 11.
+
+    The weights are 2^(17-i) mod 11, so the sum is 2 * P(2) mod 11 for the polynomial P whose
+    coefficients are the digits; 13 = 2 (mod 11), and ``int(body, 13)`` evaluates P(13) in C.
+    """
+    return 2 * int(body, 13) % 11
 
 
 def resident_id(value: str, today: date) -> str | None:
@@ -46,8 +59,7 @@ def resident_id(value: str, today: date) -> str | None:
         body = digits[:17]
         if not body.isdigit() or digits[:2] not in PROVINCE_CODES:
             return None
-        total = sum(map(mul, _RID_WEIGHTS, map(int, body)))
-        if _RID_CHECK[total % 11] != digits[17]:
+        if _RID_CHECK[resident_id_sum(body)] != digits[17]:
             return None
         year, month, day = int(digits[6:10]), int(digits[10:12]), int(digits[12:14])
     elif n == 15:
@@ -99,7 +111,15 @@ def uscc(value: str) -> str | None:
     # turns away most 18-digit strings (resident IDs, cards) before the MOD 31 check.
     if code[2:4] not in _USCC_DIVISIONS:
         return None
-    return code if stdnum_uscc.is_valid(code) else None
+    if len(code) != 18 or not code.isascii() or not code.isalnum():
+        return code if stdnum_uscc.is_valid(code) else None  # separators, other characters
+    # The MOD 31 check character exactly as python-stdnum computes it (a property test compares
+    # the two), without its per-call parsing: character i weighs 3^i mod 31, so the sum is the
+    # polynomial of the character values at 3, which int(..., 34) evaluates (34 = 3 mod 31).
+    values = code.translate(_USCC_BASE34)
+    if not code[:8].isdigit() or values != values.lower():
+        return None  # a letter outside the code's alphabet (I, O, S, V, Z) is still upper-case
+    return code if _USCC_ALPHABET[-int(values[16::-1], 34) % 31] == code[17] else None
 
 
 @lru_cache(maxsize=16384)
@@ -141,13 +161,50 @@ def _fixed_line_valid(prefix: str, length: int) -> bool:
     # The CN fixed-line patterns of phonenumbers decide by the area code and the first digits
     # of the subscriber number, then any digits to the length: the answer for six leading
     # digits and a length holds for every number sharing them (a test compares the two).
-    parsed = phonenumbers.parse("0" + prefix + "0" * (length - len(prefix)), "CN")
-    if not phonenumbers.is_valid_number(parsed):
-        # Some ranges exclude a trailing all-zero block; try the other end of the range too.
-        parsed = phonenumbers.parse("0" + prefix + "9" * (length - len(prefix)), "CN")
-        if not phonenumbers.is_valid_number(parsed):
-            return False
+    # Some ranges exclude a trailing all-zero block; the other end of the range is tried too.
+    rest = length - len(prefix)
+    return _cn_fixed_line(prefix + "0" * rest) or _cn_fixed_line(prefix + "9" * rest)
+
+
+def _cn_fixed_line(national: str) -> bool:
+    """What ``number_type(parse("0" + national, "CN"))`` says (fixed line, or fixed line or
+    mobile), from phonenumbers' CN metadata without parsing: a test compares the two."""
+    if national[:1] == "0":  # "00" is the international prefix: parsing does more than drop a 0
+        return _parsed_fixed_line("0" + national)
+    general, earlier, fixed = _cn_descriptions()
+    return general(national) and not any(test(national) for test in earlier) and fixed(national)
+
+
+def _parsed_fixed_line(number: str) -> bool:
+    try:
+        parsed = phonenumbers.parse(number, "CN")
+    except phonenumbers.NumberParseException:
+        return False  # 00 and a country code that does not exist: no number at all
     return phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+_Test = Callable[[str], bool]
+
+
+@cache
+def _cn_descriptions() -> tuple[_Test, tuple[_Test, ...], _Test]:
+    """(the general description, the types phonenumbers tries before fixed line, fixed line) of
+    the CN number plan, each as a test of a national number: its possible lengths and pattern."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert metadata is not None
+
+    def test(desc: phonenumbers.PhoneNumberDesc | None) -> _Test:
+        if desc is None or not desc.national_number_pattern:
+            return lambda _national: False
+        lengths = frozenset(desc.possible_length)
+        pattern = re.compile(desc.national_number_pattern)
+        if not lengths:
+            return lambda national: pattern.fullmatch(national) is not None
+        return lambda national: len(national) in lengths and pattern.fullmatch(national) is not None
+
+    m = metadata
+    earlier = (m.premium_rate, m.toll_free, m.shared_cost, m.voip, m.personal_number, m.pager, m.uan, m.voicemail)
+    return test(m.general_desc), tuple(test(d) for d in earlier), test(m.fixed_line)
 
 
 def email(value: str) -> str | None:

@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from lendshield.dlp.errors import EngineUnavailable
-from lendshield.dlp.patterns import PatternSpec, hyperscan_source, pattern_specs, python_pattern
+from lendshield.dlp.patterns import PatternSpec, hyperscan_source, is_ascii_source, pattern_specs, python_pattern, utf16_source
 
 Candidate = tuple[int, int, int]  # (index into pattern_specs(), value start, value end)
 _PLAIN, _ANCHORED, _EXACT = 0, 1, 2
@@ -71,124 +71,184 @@ def _mode(spec: PatternSpec) -> int:
     return _EXACT if spec.exact else _ANCHORED if spec.anchor else _PLAIN
 
 
-@cache
-def _hyperscan_database(specs: tuple[PatternSpec, ...]) -> Any:
+def _compile(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
     import hyperscan
 
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    # Start-of-match tracking only where the start is used (exact patterns and anchors): it
-    # costs, and hyperscan refuses it for the larger patterns.
-    db.compile(
-        expressions=[hyperscan_source(s) for s in specs],
-        ids=list(range(len(specs))),
-        elements=len(specs),
-        flags=[hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_SOM_LEFTMOST if _mode(s) != _PLAIN else 0) for s in specs],
-    )
+    db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
     return db
 
 
+@cache
+def _hyperscan_databases(specs: tuple[PatternSpec, ...]) -> tuple[Any, Any, Any]:
+    """(every pattern on UTF-8, the ASCII patterns on the ASCII shadow, the others on UTF-16-LE).
+
+    Start-of-match tracking only where the start is used (exact patterns and anchors): it
+    costs, and hyperscan refuses it for the larger patterns.
+    """
+    import hyperscan
+
+    def som(s: PatternSpec) -> int:
+        return hyperscan.HS_FLAG_SOM_LEFTMOST if _mode(s) != _PLAIN else 0
+
+    everything = _compile([hyperscan_source(s) for s in specs], list(range(len(specs))), [hyperscan.HS_FLAG_UTF8 | som(s) for s in specs])
+    narrow = [i for i, s in enumerate(specs) if is_ascii_source(s)]
+    wide = [i for i, s in enumerate(specs) if not is_ascii_source(s)]
+    assert all(i in narrow for i, s in enumerate(specs) if s.exact)  # exact spans are taken as found
+    ascii_db = _compile([hyperscan_source(specs[i]) for i in narrow], narrow, [som(specs[i]) for i in narrow])
+    utf16_db = _compile([utf16_source(specs[i]) for i in wide], wide, [som(specs[i]) for i in wide])
+    return everything, ascii_db, utf16_db
+
+
 class HyperscanEngine:
-    """One hyperscan pass over the UTF-8 bytes for every pattern at once."""
+    """Hyperscan over the text for every pattern at once, reporting character offsets.
+
+    The ASCII patterns (digit runs, e-mail, IPv6) run on the ASCII *shadow* of the text, every
+    other character replaced by ``?``: none of them can match a ``?`` or any non-ASCII
+    character, and to ``\\b`` both are non-word characters, so they match exactly where they
+    match in the text, and a byte offset there is a character offset. The patterns that need
+    Chinese characters (place names, context words, plates) run on UTF-16-LE, where a character
+    offset is half a byte offset (matches at odd offsets straddle characters and are dropped).
+    Text with characters outside the BMP (two UTF-16 units) is scanned as UTF-8 instead, and
+    byte offsets are converted by decoding.
+    """
 
     name = "hyperscan"
 
     def __init__(self, specs: tuple[PatternSpec, ...]) -> None:
         if not hyperscan_available():
             raise EngineUnavailable("hyperscan is not installed on this platform; use --engine re")
-        self._db = _hyperscan_database(specs)
+        self._db, self._ascii_db, self._utf16_db = _hyperscan_databases(specs)
         self._patterns = [python_pattern(s) for s in specs]
         self._grouped = ["(?P<v>" in s.source for s in specs]
         self._max_len = [s.max_len for s in specs]
         self._modes = [_mode(s) for s in specs]
         self._count = len(specs)
-        assert all(s.max_len < 256 for s in specs if s.exact)  # lengths are packed in 8 bits
 
     def candidates(self, text: str, utf8: bytes | None = None) -> Iterator[Candidate]:
-        data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
         hits: list[int] = []
-        shift = self._count.bit_length()
         append = hits.append
-        modes = self._modes
+        # One packed integer per match event, sorted once: by pattern, then start, then end
+        # (plain patterns have no start tracked, so by end). No branching in the callback: it
+        # runs for every event.
 
-        def on_match(index: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+        def on_match(index: int, start: int, end: int, _flags: int, _context: object) -> None:
+            append(index << 64 | start << 32 | end)
+
+        wide = text.encode("utf-16-le", "surrogatepass")
+        if len(wide) == 2 * len(text):
+            self._ascii_db.scan(text.encode("ascii", "replace"), match_event_handler=on_match)
+            odd: list[int] = []
+            append = odd.append  # the callback appends through this name
+            self._utf16_db.scan(wide, match_event_handler=on_match)
+            # A whole number of characters: start and end are both even (a plain pattern's
+            # start is not tracked and is 0).
+            hits.extend((p >> 64) << 64 | (p >> 33 & 0x7FFFFFFF) << 32 | (p & 0xFFFFFFFF) >> 1 for p in odd if not p & 1)
+            data = None
+        else:
+            data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
+            self._db.scan(data, match_event_handler=on_match)
+        if not hits:
+            return iter(())
+        hits.sort()
+        modes = self._modes
+        mask = 0xFFFFFFFF
+        # Settle exact patterns on byte offsets, and list the offsets that need a character
+        # position: one walk over the text converts them all.
+        exact: list[tuple[int, int, int]] = []
+        needed: list[int] = []
+        others: list[tuple[int, int]] = []
+        previous = -1
+        last_index = -1
+        resume = 0
+        count = len(hits)
+        for i in range(count):
+            packed = hits[i]
+            index = packed >> 64
             mode = modes[index]
             if mode == _EXACT:
-                append(((start << 8 | (end - start)) << shift) | index)
-            elif mode == _ANCHORED:
-                append((start << 8) << shift | index)
-            else:
-                append((end << 8) << shift | index)
-
-        self._db.scan(data, match_event_handler=on_match)
-        if not hits:
-            return
-        hits.sort()
-        ascii_only = len(data) == len(text)
-        index_mask = (1 << shift) - 1
-        per_pattern: list[list[tuple[int, int]]] = [[] for _ in range(self._count)]
-        byte_pos = char_pos = 0
-        view = memoryview(data)
-        for packed in hits:
-            index = packed & index_mask
-            offset = packed >> (shift + 8)
-            length = (packed >> shift) & 0xFF
-            if not ascii_only and offset != byte_pos:
-                char_pos += len(str(view[byte_pos:offset], "utf-8"))
-                byte_pos = offset
-            # Exact patterns are ASCII: their length in bytes is their length in characters.
-            per_pattern[index].append((offset if ascii_only else char_pos, length))
-        for index, offsets in enumerate(per_pattern):
-            if not offsets:
-                continue
-            mode = self._modes[index]
-            if mode == _EXACT:
-                yield from self._exact(index, offsets)
-            elif mode == _ANCHORED:
-                yield from self._anchored(index, offsets, text)
-            else:
-                yield from self._searched(index, offsets, text)
-
-    @staticmethod
-    def _exact(index: int, offsets: list[tuple[int, int]]) -> Iterator[Candidate]:
-        # Sorted by start, then length: of matches at one start the longest (greedy) is taken.
-        resume = 0
-        count = len(offsets)
-        for i, (start, length) in enumerate(offsets):
-            if start < resume or (i + 1 < count and offsets[i + 1][0] == start):
-                continue
-            resume = start + length
-            yield index, start, resume
-
-    def _anchored(self, index: int, offsets: list[tuple[int, int]], text: str) -> Iterator[Candidate]:
-        pattern = self._patterns[index]
-        grouped = self._grouped[index]
-        resume = 0
-        last = -1
-        for start, _ in offsets:
-            if start < resume or start == last:
-                continue
-            last = start
-            match = pattern.match(text, start)
-            if match is not None:
-                resume = match.end() if match.end() > start else start + 1
-                v_start, v_end = _value_span(match, grouped)
-                yield index, v_start, v_end
-
-    def _searched(self, index: int, offsets: list[tuple[int, int]], text: str) -> Iterator[Candidate]:
-        pattern = self._patterns[index]
-        grouped = self._grouped[index]
-        max_len = self._max_len[index]
-        resume = 0
-        for end, _ in offsets:
-            if end <= resume:
-                continue
-            match = pattern.search(text, max(resume, end - max_len))
-            if match is None:  # the hyperscan form is a superset (a lookahead became a match)
+                start = (packed >> 32) & mask
+                if index != last_index:
+                    last_index = index
+                    resume = 0
+                # Of matches at one start the longest (greedy) is taken, then the next match
+                # begins after it, as finditer would.
+                if start < resume or (i + 1 < count and hits[i + 1] >> 32 == packed >> 32):
+                    continue
+                end = packed & mask
                 resume = end
-                continue
-            resume = match.end() if match.end() > match.start() else match.start() + 1
-            v_start, v_end = _value_span(match, grouped)
+                exact.append((index, start, end))
+                needed.append(start)
+            elif mode == _ANCHORED:
+                start = (packed >> 32) & mask
+                if packed >> 32 != previous:
+                    previous = packed >> 32
+                    others.append((index, start))
+                    needed.append(start)
+            else:
+                end = packed & mask
+                others.append((index, end))
+                needed.append(end)
+        # Offsets on the shadows are character offsets; on UTF-8 only for ASCII text.
+        char = None if data is None or len(data) == len(text) else _char_offsets(data, needed)
+        return self._settle(text, exact, others, char)
+
+    def _settle(
+        self, text: str, exact: list[tuple[int, int, int]], others: list[tuple[int, int]], char: dict[int, int] | None
+    ) -> Iterator[Candidate]:
+        if char is None:
+            yield from exact
+        else:
+            # Exact patterns are ASCII: their length in bytes is their length in characters.
+            for index, start, end in exact:
+                at = char[start]
+                yield index, at, at + end - start
+        patterns = self._patterns
+        grouped = self._grouped
+        modes = self._modes
+        last_index = -1
+        resume = 0
+        for index, offset in others:
+            if index != last_index:
+                last_index = index
+                resume = 0
+                pattern = patterns[index]
+                group = grouped[index]
+                max_len = self._max_len[index]
+            at = offset if char is None else char[offset]
+            if modes[index] == _ANCHORED:
+                # Tried with re.match where the anchor starts, in order.
+                if at < resume:
+                    continue
+                match = pattern.match(text, at)
+                if match is None:
+                    continue
+                resume = match.end() if match.end() > at else at + 1
+            else:
+                # Searched from end - max_len for each end past the previous match: no match is
+                # longer, and an earlier match would have ended earlier and been taken first.
+                if at <= resume:
+                    continue
+                match = pattern.search(text, max(resume, at - max_len))
+                if match is None:  # the hyperscan form is a superset (a lookahead became a match)
+                    resume = at
+                    continue
+                resume = match.end() if match.end() > match.start() else match.start() + 1
+            v_start, v_end = match.span("v") if group else match.span()
             yield index, v_start, v_end
+
+
+def _char_offsets(data: bytes, offsets: list[int]) -> dict[int, int]:
+    """Character offsets of byte offsets (each at a character boundary) of UTF-8 ``data``."""
+    out: dict[int, int] = {}
+    byte_pos = char_pos = 0
+    view = memoryview(data)
+    for offset in sorted(set(offsets)):
+        if offset != byte_pos:
+            char_pos += len(str(view[byte_pos:offset], "utf-8"))
+            byte_pos = offset
+        out[offset] = char_pos
+    return out
 
 
 def make_engine(name: str = "auto") -> Engine:

@@ -151,4 +151,95 @@ def hyperscan_source(spec: PatternSpec) -> bytes:
     return src.encode("utf-8")
 
 
+def is_ascii_source(spec: PatternSpec) -> bool:
+    """The hyperscan form (the anchor, if any) is ASCII: it runs on the ASCII shadow."""
+    return hyperscan_source(spec).isascii()
+
+
+def _unit(ch: str) -> str:
+    """One BMP character as its two UTF-16-LE bytes, escaped for hyperscan."""
+    code = ord(ch)
+    assert code < 0x10000, "outside the BMP"
+    assert not 0xD800 <= code <= 0xDFFF, "a surrogate"
+    return f"\\x{code & 0xFF:02x}\\x{code >> 8:02x}"
+
+
+def _utf16_class(body: str) -> str:
+    chars: list[str] = []
+    ascii_ranges: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            i += 1
+            ch = body[i]
+            assert not ch.isalnum(), f"class escape \\{ch} is not supported in UTF-16 form"
+        if i + 2 < len(body) and body[i + 1] == "-":
+            low, high = ch, body[i + 2]
+            assert low.isascii(), "only ASCII ranges are supported in UTF-16 form"
+            assert high.isascii(), "only ASCII ranges are supported in UTF-16 form"
+            ascii_ranges.append(f"\\x{ord(low):02x}-\\x{ord(high):02x}")
+            i += 3
+            continue
+        chars.append(ch)
+        i += 1
+    options = [_unit(c) for c in chars]
+    if ascii_ranges:
+        options.append(f"[{''.join(ascii_ranges)}]\\x00")
+    return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+
+def utf16_source(spec: PatternSpec) -> bytes:
+    """The hyperscan form for the text encoded as UTF-16-LE (two bytes a character, so a byte
+    offset halved is a character offset), from the common dialect: literals, groups, classes of
+    characters or ASCII ranges, quantifiers. ``\\b`` is dropped: the form finds a superset, and
+    the Python pattern confirms every candidate (these patterns are never exact)."""
+    assert not spec.exact
+    src = (spec.anchor or spec.source).replace("(?P<v>", "(?:").replace("(?=", "(?:")
+    out: list[str] = []
+    i = 0
+    while i < len(src):
+        ch = src[i]
+        if ch == "\\":
+            nxt = src[i + 1]
+            i += 2
+            if nxt == "b":
+                continue
+            if nxt == "d":
+                atom = "[0-9]\\x00"
+            elif nxt == "u":
+                atom = _unit(chr(int(src[i : i + 4], 16)))
+                i += 4
+            else:
+                assert not nxt.isalnum(), f"escape \\{nxt} is not supported in UTF-16 form"
+                atom = _unit(nxt)
+        elif ch == "[":
+            close = i + 1
+            while src[close] != "]" or src[close - 1] == "\\":
+                close += 1
+            assert src[i + 1] != "^", "negated classes are not supported in UTF-16 form"
+            atom = _utf16_class(src[i + 1 : close])
+            i = close + 1
+        elif ch == "(":
+            assert src.startswith("(?:", i), "only non-capturing groups"
+            out.append("(?:")
+            i += 3
+            continue
+        elif ch in ")|?*+":
+            out.append(ch)
+            i += 1
+            continue
+        elif ch == "{":
+            close = src.index("}", i)
+            out.append(src[i : close + 1])
+            i = close + 1
+            continue
+        else:
+            atom = _unit(ch)
+            i += 1
+        # A character is two bytes: a quantifier after it applies to both.
+        out.append(f"(?:{atom})" if i < len(src) and src[i] in "?*+{" else atom)
+    return "".join(out).encode("ascii")
+
+
 MAX_MATCH_CHARS = 400  # longer than any pattern's longest match (e-mail addresses are the longest)

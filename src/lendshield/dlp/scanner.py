@@ -81,6 +81,8 @@ class Scanner:
         self._window = self.config.context_window
         self._rules = self.config.types
         self._boosted = {kind: round(min(1.0, rule.base + rule.boost), 3) for kind, rule in self._rules.items()}
+        self._base = {kind: rule.base for kind, rule in self._rules.items()}
+        self._words = {kind: tuple(w.lower() for w in rule.context) for kind, rule in self._rules.items()}
         self._context_words = {
             kind: re.compile("|".join(re.escape(w) for w in rule.context), re.IGNORECASE) if rule.context else None
             for kind, rule in self._rules.items()
@@ -120,27 +122,43 @@ class Scanner:
         window = self._window
         minimum = self.config.min_confidence
         identity = norm.identity
+        to_original = norm.to_original
         context_words = self._context_words
+        words_of = self._words
+        base_of = self._base
+        boosted_of = self._boosted
+        headers = cells[1] if cells is not None else None
         for kind, r_start, r_end, normalized in readings:
-            rule = self._rules[kind]
-            words = context_words[kind]
-            found = words is not None and words.search(subject, max(0, r_start - window), r_start) is not None
-            if not found and cells is not None and cells[1] is not None:
-                header = cells[1][bisect_right(cells[0], r_start) - 1]
-                found = bool(header) and words is not None and words.search(header) is not None
-            confidence = self._boosted[kind] if found else rule.base
+            words = words_of[kind]
+            # A context word wholly inside the window before the value. The window is lower-cased
+            # and searched for each (lower-case) word: what the case-insensitive pattern finds,
+            # except next to a dotted or dotless i, which only the pattern matches like an i.
+            near = subject[r_start - window if r_start > window else 0 : r_start]
+            if not near.isascii() and ("\u0130" in near or "\u0131" in near):
+                pattern = context_words[kind]
+                found = pattern is not None and pattern.search(subject, max(0, r_start - window), r_start) is not None
+            else:
+                near = near.lower()
+                found = any(map(near.__contains__, words))
+            if not found and headers is not None:
+                assert cells is not None
+                pattern = context_words[kind]
+                header = headers[bisect_right(cells[0], r_start) - 1]
+                found = bool(header) and pattern is not None and pattern.search(header) is not None
+            confidence = boosted_of[kind] if found else base_of[kind]
             if confidence < minimum:
                 continue
             if identity:
                 start, end = r_start, r_end
             else:
-                start, end = norm.to_original(r_start), norm.to_original(r_end, end=True)
+                start, end = to_original(r_start), to_original(r_end, end=True)
             findings.append(Finding(kind, start, end, text[start:end], normalized, confidence, VALIDATORS[kind], found))
         return findings
 
     def _readings(self, text: str, limit: int, utf8: bytes | None) -> list[_Reading]:
         checkers = self._checkers
         readings: list[_Reading] = []
+        append = readings.append
         for index, start, end in self.engine.candidates(text, utf8):
             if end > limit:
                 continue
@@ -148,7 +166,7 @@ class Scanner:
             for kind, check in checkers[index]:
                 normalized = check(value, text, start, end)
                 if normalized is not None:
-                    readings.append((kind, start, end, normalized))
+                    append((kind, start, end, normalized))
                     break
         return _resolve(readings)
 
