@@ -20,6 +20,7 @@ from lendshield.devices.protocol import ACK_TYP
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
+from tests.devices.support import IMEI, grant_device_consent
 
 PASSWORD = "Lantern-Orbit-93!"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -53,7 +54,8 @@ def _pending_lock(rt: Runtime, clock: FrozenClock, make_actor) -> str:  # type: 
             )
         )
         session.flush()
-        device_id = devices.enroll(session, rt, operator.principal, loan_id="L-b", device_public_key=public_raw(key), notice_version="dn-1")
+        grant_device_consent(session, rt, sid)
+        device_id = devices.enroll(session, rt, operator.principal, loan_id="L-b", device_public_key=public_raw(key), imei=IMEI)
         for final in (False, True):
             row = devices.remind(session, rt, collector.principal, device_id, message_zh="请还款", final=final, rules=rules)
             ack = sign_compact(key, f"dev-{device_id}", {"dev": device_id, "seq": row.seq, "result": "applied"}, ACK_TYP)

@@ -280,6 +280,7 @@ def test_device_commands_and_their_reasons_are_in_the_timeline_escaped(
     from lendshield.devices import service as devices
     from lendshield.devices.protocol import ACK_TYP
     from lendshield.loans.models import LoanRow
+    from tests.devices.support import IMEI, grant_device_consent
 
     person = make_borrower(rt, make_actor)
     collector, operator = make_actor("collector"), make_actor("device_operator")
@@ -300,7 +301,8 @@ def test_device_commands_and_their_reasons_are_in_the_timeline_escaped(
             )
         )
         session.flush()
-        device_id = devices.enroll(session, rt, operator.principal, loan_id="L-p", device_public_key=public_raw(key), notice_version="dn-1")
+        grant_device_consent(session, rt, person.subject_id)
+        device_id = devices.enroll(session, rt, operator.principal, loan_id="L-p", device_public_key=public_raw(key), imei=IMEI)
         for final in (False, True):
             row = devices.remind(session, rt, collector.principal, device_id, message_zh="请还款", final=final, rules=rules)
             ack = sign_compact(key, f"dev-{device_id}", {"dev": device_id, "seq": row.seq, "result": "applied"}, ACK_TYP)
