@@ -48,3 +48,28 @@ def test_rotate_command_key_from_the_cli(rt: Runtime, client, make_actor, tmp_pa
     integrate_all(rt)
     assert agent.sync(state, client, now=int(rt.clock.now().timestamp())) == ["rotate_key"]
     assert set(state.command_keys) == {new_kid} != {old_kid}
+
+
+def test_device_notice_is_shown_then_published_from_the_cli(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lendshield.consent.models import NoticeRow
+    from lendshield.devices import notice
+    from lendshield.devices.service import DeviceRules
+
+    monkeypatch.setattr(context, "runtime", lambda: rt)
+    version = notice.current_version(rt, DeviceRules())
+    shown = CliRunner().invoke(app, ["devices", "notice", "--lang", "en"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith(f"notice {version}\n")
+    for action in ("remind:", "restrict:", "lock:", "unlock:", "release:"):
+        assert action in shown.output
+    assert "远程操作" in CliRunner().invoke(app, ["devices", "notice", "--lang", "zh"]).output
+    with rt.sessions() as session:
+        assert session.get(NoticeRow, version) is None
+    published = CliRunner().invoke(app, ["devices", "publish-notice"])
+    assert published.exit_code == 0, published.output
+    with rt.sessions() as session:
+        row = session.get(NoticeRow, version)
+        assert row is not None
+        assert published.output.strip() == f"notice {version} sha256 {row.sha256}"
+    again = CliRunner().invoke(app, ["devices", "publish-notice"])
+    assert again.output == published.output  # publishing twice changes nothing
