@@ -35,7 +35,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_READS_PER_S = 1000.0
@@ -69,82 +69,113 @@ def synthetic_fields(i: int) -> dict[str, str]:
 # --- the load process -----------------------------------------------------------------------
 
 
-class Connection:
-    """A minimal HTTP/1.1 keep-alive client: the load generator must cost less than the server."""
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, as an asyncio protocol over pre-built request bytes.
 
+    The load generator shares the machine's two cores with the server, so it must cost far less
+    than the server per request: no stream reader, no per-request header formatting, responses
+    parsed by one search for the blank line and one for Content-Length.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is None:
+            return
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"\r\ncontent-length:")
+        if at < 0:
+            self.waiter.set_exception(RuntimeError("a response without Content-Length (the benchmark expects none)"))
+            self.waiter = None
+            return
+        stop = head.find(b"\r\n", at + 2)
+        length = int(head[at + 17 : stop if stop > 0 else len(head)])
+        total = end + 4 + length
+        if len(self.buffer) < total:
+            return
+        body = bytes(self.buffer[end + 4 : total])
+        del self.buffer[:total]
+        waiter, self.waiter = self.waiter, None
+        waiter.set_result((int(head[9:12]), body))
+        if b"\r\nconnection: close" in head and self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("server closed the connection"))
+        self.waiter = None
+
+
+class Client:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.conn: Connection | None = None
 
-    async def request(self, method: str, path: str, headers: bytes, body: bytes = b"") -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n".encode()
-        self.writer.write(head + headers + b"\r\n" + body)
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("server closed the connection")
-        status = int(status_line.split()[1])
-        length, chunked, close = 0, False, False
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            key, _, value = line.partition(b":")
-            key = key.strip().lower()
-            if key == b"content-length":
-                length = int(value)
-            elif key == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
-            elif key == b"connection" and b"close" in value.lower():
-                close = True
-        if chunked:
-            parts = []
-            while True:
-                size = int((await self.reader.readline()).strip(), 16)
-                if size == 0:
-                    await self.reader.readline()
-                    break
-                parts.append(await self.reader.readexactly(size))
-                await self.reader.readline()
-            payload = b"".join(parts)
-        else:
-            payload = await self.reader.readexactly(length)
-        if close:
-            self.writer.close()
-            self.reader = self.writer = None
-        return status, payload
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        loop = asyncio.get_running_loop()
+        if self.conn is None or self.conn.transport is None:
+            _, self.conn = await loop.create_connection(Connection, self.host, self.port)
+        conn = self.conn
+        conn.waiter = loop.create_future()
+        assert conn.transport is not None
+        conn.transport.write(data)
+        return await conn.waiter
+
+
+def request_bytes(method: str, path: str, host: str, headers: bytes, body: bytes = b"") -> bytes:
+    length = f"Content-Length: {len(body)}\r\n".encode() if method != "GET" else b""
+    return f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n".encode() + length + headers + b"\r\n" + body
 
 
 async def drive(spec: dict[str, Any]) -> dict[str, Any]:
     host, port = spec["host"], spec["port"]
     ids: list[str] = spec["ids"]
     auth = f"Authorization: Bearer {spec['token']}\r\n".encode()
-    read_headers = auth + f"X-Purpose: {PURPOSE}\r\n".encode()
-    write_headers = auth + b"Content-Type: application/json\r\n"
-    write_share: float = spec["write_share"]
     read_path: str = spec["read_path"]
+    # Every request is built before the clock starts: the loop only picks one and sends it.
+    reads = [request_bytes("GET", read_path.format(id=i), host, auth + f"X-Purpose: {PURPOSE}\r\n".encode()) for i in ids]
+    write_share: float = spec["write_share"]
+    write_headers = auth + b"Content-Type: application/json\r\n"
+
+    def write_request(k: int, n: int) -> bytes:
+        body = json.dumps({"kind": "borrower", "fields": synthetic_fields(10_000_000 + k * 1_000_000 + n)}).encode()
+        return request_bytes("POST", "/v1/subjects", host, write_headers, body)
+
+    per_client = int(write_share * 500 * (spec["seconds"] + spec["warmup"]) / spec["concurrency"]) + 1 if write_share else 0
+    writes = [[write_request(k, n) for n in range(per_client)] for k in range(spec["concurrency"])]
     latencies: dict[str, list[float]] = {"read": [], "write": []}
     errors: dict[str, int] = {}
     checked = {"masked": 0, "clear": 0}
     sent = [0]
+    cpu_start = time.process_time()
     warmup_end = time.perf_counter() + spec["warmup"]
     deadline = warmup_end + spec["seconds"]
+    load_start = os.getloadavg()[0]
 
     async def client(k: int) -> None:
         rng = random.Random(k)
-        conn = Connection(host, port)
+        conn = Client(host, port)
+        mine = writes[k]
         n = 0
         while (now := time.perf_counter()) < deadline:
             n += 1
             write = rng.random() < write_share
             if write:
-                body = json.dumps({"kind": "borrower", "fields": synthetic_fields(10_000_000 + k * 1_000_000 + n)}).encode()
-                status, payload = await conn.request("POST", "/v1/subjects", write_headers, body)
+                status, payload = await conn.request(mine.pop() if mine else write_request(k, per_client + n))
             else:
-                status, payload = await conn.request("GET", read_path.format(id=rng.choice(ids)), read_headers)
+                status, payload = await conn.request(reads[rng.randrange(len(reads))])
             took = time.perf_counter() - now
             sent[0] += 1  # warm-up included: the server's CPU is measured over the whole run
             if now < warmup_end:
@@ -159,17 +190,25 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
                 checked["masked" if shown == {"mask"} else "clear"] += 1
 
     await asyncio.gather(*(client(k) for k in range(spec["concurrency"])))
-    return {"latencies": latencies, "errors": errors, "seconds": spec["seconds"], "checked": checked, "requests_incl_warmup": sent[0]}
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "seconds": spec["seconds"],
+        "checked": checked,
+        "requests_incl_warmup": sent[0],
+        "client_cpu_s": time.process_time() - cpu_start,
+        "loadavg": [load_start, os.getloadavg()[0]],
+    }
 
 
-def load_main(spec_json: str) -> None:
+def load_main(spec_file: str) -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # the standard loop works too, only slower
         pass
-    spec = json.loads(spec_json)
+    spec = json.loads(Path(spec_file).read_text())
     Path(spec["out"]).write_text(json.dumps(asyncio.run(drive(spec))))
 
 
@@ -232,6 +271,8 @@ class Phase:
     write_p99_ms: float
     errors: dict[str, int]
     server_cpu_ms: float  # API processes' CPU per answered request (the database server's not included)
+    client_cpu_ms: float  # the load process's CPU per request
+    loadavg: tuple[float, float]  # 1-minute load average when the load started and when it ended
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -276,13 +317,25 @@ def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: flo
     raise RuntimeError("server did not become ready")
 
 
+def server_flavour() -> list[str]:
+    """uvloop and httptools (both in ``uvicorn[standard]``) where they install; uvicorn's pure-Python defaults elsewhere."""
+    import importlib.util
+
+    flags = []
+    if importlib.util.find_spec("uvloop") is not None:
+        flags += ["--loop", "uvloop"]
+    if importlib.util.find_spec("httptools") is not None:
+        flags += ["--http", "httptools"]
+    return flags
+
+
 def start(
     app: str, env: dict[str, str], workers: int, *, factory_dir: Path | None = None, profile_to: Path | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to is not None else []
     cmd = [sys.executable, *profiler, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log", *server_flavour()]
     if factory_dir is not None:
         cmd += ["--app-dir", str(factory_dir)]
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
@@ -316,7 +369,9 @@ def run_load(
     cpu_before = session_cpu_seconds(server_sid)
     with tempfile.TemporaryDirectory() as tmp:
         spec["out"] = str(Path(tmp) / "result.json")  # a file, not stdout: nothing else can interleave with it
-        subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)], check=True)
+        spec_file = Path(tmp) / "spec.json"
+        spec_file.write_text(json.dumps(spec))
+        subprocess.run([sys.executable, __file__, "--load", str(spec_file)], check=True)
         result: dict[str, Any] = json.loads(Path(spec["out"]).read_text())
     # Includes the warm-up's requests: CPU is counted over the whole run of the load process.
     result["server_cpu_s"] = session_cpu_seconds(server_sid) - cpu_before
@@ -339,6 +394,8 @@ def summarise(name: str, backend: str, workers: int, result: dict[str, Any]) -> 
         percentile(writes, 0.99),
         result["errors"],
         result["server_cpu_s"] * 1000 / max(1.0, result["requests_incl_warmup"]),
+        result["client_cpu_s"] * 1000 / max(1.0, result["requests_incl_warmup"]),
+        (result["loadavg"][0], result["loadavg"][1]),
     )
 
 
@@ -452,8 +509,8 @@ def bench_backend(backend: str, workers: int, args: argparse.Namespace) -> list[
 def report(phases: list[Phase], args: argparse.Namespace) -> list[str]:
     lines = [
         "| backend | API processes | load | reads/s | read p50 ms | read p99 ms | writes/s | write p50 ms | write p99 ms"
-        " | server CPU ms/request | non-2xx |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        " | server CPU ms/request | client CPU ms/request | load average | non-2xx |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     labels = {"reads": "audited masked reads", "mixed": f"reads + {args.write_share:.0%} writes", "limit": "limit: same SQL, no gate"}
     for p in phases:
@@ -461,7 +518,8 @@ def report(phases: list[Phase], args: argparse.Namespace) -> list[str]:
         errs = ", ".join(f"{k}: {v}" for k, v in sorted(p.errors.items())) or "0"
         reads = f"{p.reads_per_s:,.0f} | {p.read_p50_ms:.1f} | {p.read_p99_ms:.1f}"
         writes = " | ".join(w)
-        lines.append(f"| {p.backend} | {p.workers} | {labels[p.name]} | {reads} | {writes} | {p.server_cpu_ms:.2f} | {errs} |")
+        cpu = f"{p.server_cpu_ms:.2f} | {p.client_cpu_ms:.2f} | {p.loadavg[0]:.1f}–{p.loadavg[1]:.1f}"
+        lines.append(f"| {p.backend} | {p.workers} | {labels[p.name]} | {reads} | {writes} | {cpu} | {errs} |")
     lines.append("")
     for p in phases:
         if p.name != "reads":

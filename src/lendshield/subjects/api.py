@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+import orjson
+from fastapi import APIRouter, Path, Query, Response
 
+from lendshield.policy import Effect
 from lendshield.subjects import schemas, service
-from lendshield.web.deps import PrincipalDep, PurposeDep, RuntimeDep, unit_of_work
+from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, unit_of_work
 
-router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+# OneHopRoute: the masked read (no body) runs token, purpose, gate and commit in one thread-pool
+# hop and one transaction; the other routes fall back to FastAPI's own handler.
+router = APIRouter(prefix="/v1/subjects", tags=["subjects"], route_class=OneHopRoute)
 SubjectId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
+_SHOWN = (Effect.CLEAR, Effect.MASK)
 
 
-def _view(view: service.SubjectView) -> schemas.SubjectOut:
-    return schemas.SubjectOut(
-        id=view.subject_id,
-        kind=view.kind,
-        fields={
-            n: schemas.FieldOut(value=f.value, shown=f.effect.value, rule_id=f.rule_id, version=f.version)  # type: ignore[arg-type]
-            for n, f in view.fields.items()
-        },
-        denied={n: schemas.DeniedOut(rule_id=d.rule_id, reason=d.reason) for n, d in view.denied.items()},
-        ledger_seq=view.ledger_seq,
-    )
+def _json(content: Any, status_code: int = 200) -> Response:
+    """A response of pre-serialised JSON: the shape is the route's declared model (schemas.py),
+    built here from plain values, so FastAPI neither validates it again nor serialises it twice."""
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+def _view_json(view: service.SubjectView) -> Response:
+    """``schemas.SubjectOut`` as JSON."""
+    fields: dict[str, dict[str, Any]] = {}
+    for n, f in view.fields.items():
+        if f.effect not in _SHOWN:  # SubjectOut.fields[].shown is "clear" or "mask"; a denial is never shown
+            raise ValueError("a denied field among the shown ones")
+        fields[n] = {"value": f.value, "shown": f.effect.value, "rule_id": f.rule_id, "version": f.version}
+    denied = {n: {"rule_id": d.rule_id, "reason": d.reason} for n, d in view.denied.items()}
+    return _json({"id": view.subject_id, "kind": view.kind, "fields": fields, "denied": denied, "ledger_seq": view.ledger_seq})
 
 
 @router.post("", status_code=201, response_model=schemas.SubjectCreated)
-def create_subject(body: schemas.SubjectIn, rt: RuntimeDep, who: PrincipalDep) -> schemas.SubjectCreated:
+def create_subject(body: schemas.SubjectIn, rt: RuntimeDep, who: PrincipalDep) -> Response:
     with unit_of_work(rt) as session:
         sid, contacts = service.create_subject(
             session,
@@ -38,7 +47,7 @@ def create_subject(body: schemas.SubjectIn, rt: RuntimeDep, who: PrincipalDep) -
             timezone=body.timezone,
             contacts=[service.NewContact(relation=c.relation, fields=c.fields) for c in body.contacts],
         )
-    return schemas.SubjectCreated(id=sid, contact_ids=contacts)
+    return _json({"id": sid, "contact_ids": list(contacts)}, status_code=201)  # schemas.SubjectCreated
 
 
 @router.get("/{subject_id}", response_model=schemas.SubjectOut)
@@ -48,18 +57,18 @@ def get_subject(
     who: PrincipalDep,
     purpose: PurposeDep,
     fields: Annotated[list[str] | None, Query(max_length=64)] = None,
-) -> schemas.SubjectOut:
+) -> Response:
     """Masked read (clear text needs POST .../read with a reason)."""
     with unit_of_work(rt) as session:
         view = service.read_fields(session, rt, who, subject_id, fields, purpose=purpose, reason=None, clear=False)
-    return _view(view)
+    return _view_json(view)
 
 
 @router.post("/{subject_id}/read", response_model=schemas.SubjectOut)
-def read_subject(subject_id: SubjectId, body: schemas.ReadIn, rt: RuntimeDep, who: PrincipalDep, purpose: PurposeDep) -> schemas.SubjectOut:
+def read_subject(subject_id: SubjectId, body: schemas.ReadIn, rt: RuntimeDep, who: PrincipalDep, purpose: PurposeDep) -> Response:
     with unit_of_work(rt) as session:
         view = service.read_fields(session, rt, who, subject_id, body.fields, purpose=purpose, reason=body.reason, clear=body.clear)
-    return _view(view)
+    return _view_json(view)
 
 
 @router.put("/{subject_id}/fields/{field}", response_model=schemas.CorrectionOut)

@@ -1,12 +1,25 @@
-"""Request dependencies: the runtime, the unit of work, the authenticated principal, the purpose."""
+"""Request dependencies: the runtime, the unit of work, the authenticated principal, the purpose.
+
+``OneHopRoute`` runs a whole request of the hot read path (token, purpose, the endpoint, the
+commit) in one thread-pool hop and one transaction; every other route uses the same dependencies
+through FastAPI's own resolution.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Annotated
+from contextvars import ContextVar, copy_context
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from lendshield.errors import BadRequest, LendShieldError
@@ -25,14 +38,46 @@ async def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
+_REQUEST_SESSION: ContextVar[Session | None] = ContextVar("lendshield_request_session", default=None)
+"""The session of the request's own unit of work, while a ``OneHopRoute`` holds one open."""
+
+
+_SQLITE_WRITERS: dict[int, threading.RLock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(rt: Runtime) -> threading.RLock | None:
+    """On SQLite, one lock per database for this process's request transactions.
+
+    Every transaction on SQLite is ``BEGIN IMMEDIATE`` (``db.make_engine``), so only one runs at a
+    time anyway; threads that meet a held write lock inside SQLite sleep in its busy handler
+    (1, 2, 5, 10 ... ms) and the lock then stands idle while they sleep. Queued on this lock
+    instead, the next transaction starts the moment the last one ends. SQLite's own locking is
+    unchanged and still decides: this lock only orders this process's requests.
+    """
+    if rt.engine.dialect.name != "sqlite":
+        return None
+    key = id(rt.engine)
+    lock = _SQLITE_WRITERS.get(key)
+    if lock is None:
+        with _SQLITE_WRITERS_GUARD:
+            lock = _SQLITE_WRITERS.setdefault(key, threading.RLock())
+    return lock
+
 
 @contextmanager
-def unit_of_work(rt: Runtime) -> Iterator[Session]:
-    """One transaction per request: commit on success, roll back on error.
+def _transaction(rt: Runtime) -> Iterator[Session]:
+    lock = _writer_lock(rt)
+    if lock is None:
+        with _session_transaction(rt) as session:
+            yield session
+        return
+    with lock, _session_transaction(rt) as session:
+        yield session
 
-    Errors marked ``keep_effects`` (a recorded refusal) commit first: the ledger entry of a
-    denial must survive the denial.
-    """
+
+@contextmanager
+def _session_transaction(rt: Runtime) -> Iterator[Session]:
     session = rt.sessions()
     try:
         yield session
@@ -50,12 +95,34 @@ def unit_of_work(rt: Runtime) -> Iterator[Session]:
         session.close()
 
 
-def current_principal(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+@contextmanager
+def unit_of_work(rt: Runtime) -> Iterator[Session]:
+    """One transaction per request: commit on success, roll back on error.
+
+    Errors marked ``keep_effects`` (a recorded refusal) commit first: the ledger entry of a
+    denial must survive the denial. Under a ``OneHopRoute`` the request's transaction is already
+    open (the token was checked in it): the endpoint joins it, and it commits or rolls back by
+    the same rules when the endpoint returns.
+    """
+    joined = _REQUEST_SESSION.get()
+    if joined is not None:
+        yield joined
+        return
+    with _transaction(rt) as session:
+        yield session
+
+
+def _bearer(authorization: str | None) -> str:
     # RFC 9110 section 11.1: the scheme name is case-insensitive.
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise InvalidToken()
+    return token
+
+
+def current_principal(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    token = _bearer(authorization)
     with rt.sessions() as session:
         who = principals.authenticate(session, token, rt.clock.now())
     return who
@@ -64,11 +131,105 @@ def current_principal(rt: RuntimeDep, authorization: Annotated[str | None, Heade
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-async def purpose_header(x_purpose: Annotated[str | None, Header()] = None) -> str:
-    """Every request that reads personal data names its purpose (X-Purpose)."""
+def _purpose(x_purpose: str | None) -> str:
     if not x_purpose or not x_purpose.strip():
         raise BadRequest("the X-Purpose header is required for reading personal data")
     return x_purpose.strip()
 
 
+async def purpose_header(x_purpose: Annotated[str | None, Header()] = None) -> str:
+    """Every request that reads personal data names its purpose (X-Purpose)."""
+    return _purpose(x_purpose)
+
+
 PurposeDep = Annotated[str, Depends(purpose_header)]
+
+_ONE_HOP_DEPENDENCIES = {get_runtime, current_principal, purpose_header}
+
+
+class OneHopRoute(APIRoute):
+    """A route whose request runs in one thread-pool hop, inside one unit of work.
+
+    For a plain ``def`` endpoint without a request body whose dependencies are only
+    ``RuntimeDep``, ``PrincipalDep`` and ``PurposeDep``. FastAPI would make three hops (the
+    token lookup, the endpoint, the response model's validation) and two transactions (the
+    token's own, then the endpoint's: on SQLite two ``BEGIN IMMEDIATE``). Here the token is
+    checked in the request's transaction, and the endpoint's ``unit_of_work`` joins it.
+
+    The answers are FastAPI's: the same checks in the same order (the token, then the purpose,
+    then the path and query parameters, validated by FastAPI's own fields for this route, as a
+    ``RequestValidationError``), every error raised to the one problem+json mapper, and a
+    returned model serialised through the route's response model. The OpenAPI document is built
+    from the endpoint's signature exactly as for any route. Any other endpoint is served by
+    FastAPI's own handler.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        dependant = self.dependant
+        endpoint = dependant.call
+        calls = [sub.call for sub in dependant.dependencies]
+        if (
+            endpoint is None
+            or dependant.body_params
+            or dependant.header_params
+            or dependant.cookie_params
+            or dependant.request_param_name
+            or dependant.response_param_name
+            or dependant.background_tasks_param_name
+            or current_principal not in calls
+            or not set(calls) <= _ONE_HOP_DEPENDENCIES
+            or inspect.iscoroutinefunction(endpoint)
+        ):
+            return super().get_route_handler()
+        steps = [(sub.name, sub.call) for sub in dependant.dependencies]
+        path_params, query_params = dependant.path_params, dependant.query_params
+        response_field = self.response_field
+        status_code = self.status_code or 200
+        call: Callable[..., Any] = endpoint
+
+        def run(rt: Runtime, authorization: str | None, x_purpose: str | None, values: dict[str, Any], errors: list[Any]) -> Response:
+            with _transaction(rt) as session:
+                reset = _REQUEST_SESSION.set(session)
+                try:
+                    for name, dependency in steps:  # in the endpoint's order, as FastAPI resolves them
+                        if dependency is get_runtime:
+                            resolved: Any = rt
+                        elif dependency is current_principal:
+                            resolved = principals.authenticate(session, _bearer(authorization), rt.clock.now())
+                        else:
+                            resolved = _purpose(x_purpose)
+                        if name is not None:
+                            values[name] = resolved
+                    if errors:
+                        raise RequestValidationError(errors)
+                    result = call(**values)
+                finally:
+                    _REQUEST_SESSION.reset(reset)
+            if isinstance(result, Response):
+                return result
+            if response_field is None:
+                raise TypeError(f"{call.__name__} must return a Response or declare a response model")
+            value, invalid = response_field.validate(result, {}, loc=("response",))
+            if invalid:
+                raise ResponseValidationError(invalid, body=result)
+            return Response(response_field.serialize_json(value), status_code=status_code, media_type="application/json")
+
+        async def handler(request: Request) -> Response:
+            path_values, path_errors = request_params_to_args(path_params, request.path_params)
+            query_values, query_errors = request_params_to_args(query_params, request.query_params)
+            headers = request.headers
+            rt: Runtime = request.app.state.runtime
+            values = path_values | query_values
+            errors = path_errors + query_errors
+            context = copy_context()  # the request id and other bound log fields, in the worker thread too
+            return await asyncio.get_running_loop().run_in_executor(
+                _EXECUTOR, context.run, run, rt, headers.get("authorization"), headers.get("x-purpose"), values, errors
+            )
+
+        return handler
+
+
+_EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lendshield-uow")
+"""The one-hop routes' threads. A plain executor: anyio's ``to_thread`` (FastAPI's thread pool)
+costs about twice its CPU per hop (cancel scopes, a capacity limiter); 16 threads bound the
+transactions in flight, below the PostgreSQL pool (10 + 10 overflow) of ``db.make_engine``."""
