@@ -24,7 +24,15 @@ from functools import cache
 from typing import Any, Protocol
 
 from lendshield.dlp.errors import EngineUnavailable
-from lendshield.dlp.patterns import PatternSpec, hyperscan_source, is_ascii_source, pattern_specs, python_pattern, utf16_source
+from lendshield.dlp.patterns import (
+    PatternSpec,
+    hyperscan_source,
+    is_ascii_source,
+    pattern_specs,
+    python_pattern,
+    shadow_source,
+    utf16_source,
+)
 
 Candidate = tuple[int, int, int]  # (index into pattern_specs(), value start, value end)
 _PLAIN, _ANCHORED, _EXACT = 0, 1, 2
@@ -95,7 +103,7 @@ def _hyperscan_databases(specs: tuple[PatternSpec, ...]) -> tuple[Any, Any, Any]
     narrow = [i for i, s in enumerate(specs) if is_ascii_source(s)]
     wide = [i for i, s in enumerate(specs) if not is_ascii_source(s)]
     assert all(i in narrow for i, s in enumerate(specs) if s.exact)  # exact spans are taken as found
-    ascii_db = _compile([hyperscan_source(specs[i]) for i in narrow], narrow, [som(specs[i]) for i in narrow])
+    ascii_db = _compile([shadow_source(specs[i]) for i in narrow], narrow, [som(specs[i]) for i in narrow])
     utf16_db = _compile([utf16_source(specs[i]) for i in wide], wide, [som(specs[i]) for i in wide])
     return everything, ascii_db, utf16_db
 
@@ -126,6 +134,9 @@ class HyperscanEngine:
         self._count = len(specs)
 
     def candidates(self, text: str, utf8: bytes | None = None) -> Iterator[Candidate]:
+        return iter(self.candidate_list(text, utf8))
+
+    def candidate_list(self, text: str, utf8: bytes | None = None) -> list[Candidate]:
         hits: list[int] = []
         append = hits.append
         # One packed integer per match event, sorted once: by pattern, then start, then end
@@ -144,80 +155,54 @@ class HyperscanEngine:
             # A whole number of characters: start and end are both even (a plain pattern's
             # start is not tracked and is 0).
             hits.extend((p >> 64) << 64 | (p >> 33 & 0x7FFFFFFF) << 32 | (p & 0xFFFFFFFF) >> 1 for p in odd if not p & 1)
-            data = None
         else:
             data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
             self._db.scan(data, match_event_handler=on_match)
+            if len(data) != len(text):
+                hits = _to_characters(data, hits)
         if not hits:
-            return iter(())
+            return []
         hits.sort()
+        return self._settle(text, hits)
+
+    def _settle(self, text: str, hits: list[int]) -> list[Candidate]:
+        """The spans a left-to-right ``finditer`` of each pattern finds, from the sorted events."""
+        out: list[Candidate] = []
+        add = out.append
         modes = self._modes
+        patterns = self._patterns
+        grouped = self._grouped
         mask = 0xFFFFFFFF
-        # Settle exact patterns on byte offsets, and list the offsets that need a character
-        # position: one walk over the text converts them all.
-        exact: list[tuple[int, int, int]] = []
-        needed: list[int] = []
-        others: list[tuple[int, int]] = []
-        previous = -1
         last_index = -1
+        previous = -1
         resume = 0
         count = len(hits)
+        mode = _EXACT
         for i in range(count):
             packed = hits[i]
             index = packed >> 64
-            mode = modes[index]
-            if mode == _EXACT:
-                start = (packed >> 32) & mask
-                if index != last_index:
-                    last_index = index
-                    resume = 0
-                # Of matches at one start the longest (greedy) is taken, then the next match
-                # begins after it, as finditer would.
-                if start < resume or (i + 1 < count and hits[i + 1] >> 32 == packed >> 32):
-                    continue
-                end = packed & mask
-                resume = end
-                exact.append((index, start, end))
-                needed.append(start)
-            elif mode == _ANCHORED:
-                start = (packed >> 32) & mask
-                if packed >> 32 != previous:
-                    previous = packed >> 32
-                    others.append((index, start))
-                    needed.append(start)
-            else:
-                end = packed & mask
-                others.append((index, end))
-                needed.append(end)
-        # Offsets on the shadows are character offsets; on UTF-8 only for ASCII text.
-        char = None if data is None or len(data) == len(text) else _char_offsets(data, needed)
-        return self._settle(text, exact, others, char)
-
-    def _settle(
-        self, text: str, exact: list[tuple[int, int, int]], others: list[tuple[int, int]], char: dict[int, int] | None
-    ) -> Iterator[Candidate]:
-        if char is None:
-            yield from exact
-        else:
-            # Exact patterns are ASCII: their length in bytes is their length in characters.
-            for index, start, end in exact:
-                at = char[start]
-                yield index, at, at + end - start
-        patterns = self._patterns
-        grouped = self._grouped
-        modes = self._modes
-        last_index = -1
-        resume = 0
-        for index, offset in others:
             if index != last_index:
                 last_index = index
                 resume = 0
+                mode = modes[index]
                 pattern = patterns[index]
                 group = grouped[index]
                 max_len = self._max_len[index]
-            at = offset if char is None else char[offset]
-            if modes[index] == _ANCHORED:
+            if mode == _EXACT:
+                # Of matches at one start the longest (greedy) is taken, then the next match
+                # begins after it, as finditer would.
+                start = (packed >> 32) & mask
+                if start < resume or (i + 1 < count and hits[i + 1] >> 32 == packed >> 32):
+                    continue
+                resume = packed & mask
+                add((index, start, resume))
+                continue
+            if mode == _ANCHORED:
                 # Tried with re.match where the anchor starts, in order.
+                if packed >> 32 == previous:
+                    continue
+                previous = packed >> 32
+                at = previous & mask
                 if at < resume:
                     continue
                 match = pattern.match(text, at)
@@ -227,6 +212,7 @@ class HyperscanEngine:
             else:
                 # Searched from end - max_len for each end past the previous match: no match is
                 # longer, and an earlier match would have ended earlier and been taken first.
+                at = packed & mask
                 if at <= resume:
                     continue
                 match = pattern.search(text, max(resume, at - max_len))
@@ -235,7 +221,16 @@ class HyperscanEngine:
                     continue
                 resume = match.end() if match.end() > match.start() else match.start() + 1
             v_start, v_end = match.span("v") if group else match.span()
-            yield index, v_start, v_end
+            add((index, v_start, v_end))
+        return out
+
+
+def _to_characters(data: bytes, hits: list[int]) -> list[int]:
+    """Packed events with UTF-8 byte offsets as the same with character offsets."""
+    mask = 0xFFFFFFFF
+    offsets = [(p >> 32) & mask for p in hits] + [p & mask for p in hits]
+    char = _char_offsets(data, offsets)
+    return [(p >> 64) << 64 | char[(p >> 32) & mask] << 32 | char[p & mask] for p in hits]
 
 
 def _char_offsets(data: bytes, offsets: list[int]) -> dict[int, int]:

@@ -65,8 +65,9 @@ class Finding(NamedTuple):
     context: bool  # a context word was near
 
 
-# (type, start, end, normalized) of a candidate that passed its check, in normalised offsets.
-_Reading = tuple[PiiType, int, int, str]
+# (start, start - end, -priority, type, end, normalized) of a candidate that passed its check,
+# in normalised offsets: sorted as they are, longer spans first at a start, then stronger types.
+_Reading = tuple[int, int, int, PiiType, int, str]
 
 
 class Scanner:
@@ -77,7 +78,7 @@ class Scanner:
         self.engine = make_engine(engine) if isinstance(engine, str) else engine
         self._today: date = (clock or SystemClock()).now().date()
         checkers = {kind: _checker(kind, self._today) for kind in self.config.types}
-        self._checkers = [[(kind, checkers[kind]) for kind in spec.types] for spec in pattern_specs()]
+        self._checkers = [[(kind, checkers[kind], -PRIORITY[kind]) for kind in spec.types] for spec in pattern_specs()]
         self._window = self.config.context_window
         self._rules = self.config.types
         self._boosted = {kind: round(min(1.0, rule.base + rule.boost), 3) for kind, rule in self._rules.items()}
@@ -128,7 +129,7 @@ class Scanner:
         base_of = self._base
         boosted_of = self._boosted
         headers = cells[1] if cells is not None else None
-        for kind, r_start, r_end, normalized in readings:
+        for r_start, _, _, kind, r_end, normalized in readings:
             words = words_of[kind]
             # A context word wholly inside the window before the value. The window is lower-cased
             # and searched for each (lower-case) word: what the case-insensitive pattern finds,
@@ -163,10 +164,10 @@ class Scanner:
             if end > limit:
                 continue
             value = text[start:end]
-            for kind, check in checkers[index]:
+            for kind, check, rank in checkers[index]:
                 normalized = check(value, text, start, end)
                 if normalized is not None:
-                    append((kind, start, end, normalized))
+                    append((start, start - end, rank, kind, end, normalized))
                     break
         return _resolve(readings)
 
@@ -207,12 +208,12 @@ def _resolve(readings: list[_Reading]) -> list[_Reading]:
     """One reading per stretch of text: longer span first, then the stronger type."""
     if len(readings) < 2:
         return readings
-    readings.sort(key=lambda r: (r[1], r[1] - r[2], -PRIORITY[r[0]]))
+    readings.sort()
     kept: list[_Reading] = []
     for r in readings:
-        if kept and r[1] < kept[-1][2]:
+        if kept and r[0] < kept[-1][4]:
             last = kept[-1]
-            if (r[2] - r[1], PRIORITY[r[0]]) > (last[2] - last[1], PRIORITY[last[0]]):
+            if (r[4] - r[0], -r[2]) > (last[4] - last[0], -last[2]):
                 kept[-1] = r
             continue
         kept.append(r)
