@@ -15,6 +15,8 @@ from sqlalchemy import select
 from stdnum import luhn
 
 from lendshield.consent import service as consent
+from lendshield.devices import notice as device_notice
+from lendshield.devices.service import DeviceRules
 from lendshield.loans.models import LoanDeviceRow, LoanRow
 from lendshield.principals import Principal
 from lendshield.principals import service as principals
@@ -73,6 +75,9 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
     rng = random.Random(seed)
     with rt.sessions() as session:
         staff = _staff(session, rt)
+        # The device notice (every remote action on a financed phone and when), published first so
+        # that the general notice below stays the newest, the one the portal shows.
+        device_version = device_notice.ensure_published(session, rt, staff["demo-officer"], DeviceRules()).version
         # The gate needs a legal basis: publish the notice borrowers consent to (PIPL Art. 17).
         notice = consent.ensure_default_notice(session, rt, staff["demo-officer"]).version
         session.commit()
@@ -131,6 +136,17 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
                     if rng.random() < 0.3:
                         session.flush()
                         session.add(LoanDeviceRow(loan_id=loan_id, asset_id=f"ASSET-{loan_id[5:]}", financed_at=rt.clock.now()))
+                        # A financed phone is enrolled only with consent to the device notice, given in the app.
+                        consent.record(
+                            session,
+                            rt,
+                            loader,
+                            sid,
+                            purpose=device_notice.PURPOSE,
+                            action="grant",
+                            notice_version=device_version,
+                            channel="app",
+                        )
                     made += 1
                 session.commit()
             bar.advance(task, min(100, borrowers - start))
