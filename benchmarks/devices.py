@@ -47,16 +47,19 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from lendshield.consent import service as consent
 from lendshield.crypto import LocalKeyFile
 from lendshield.crypto.jws import b64url, canonical_claims, public_raw, sign_compact, verify_compact
 from lendshield.devices import agent
+from lendshield.devices import notice as device_notice
 from lendshield.devices import service as devices
-from lendshield.devices.models import CommandRow
+from lendshield.devices.models import CommandRow, DeviceRow
 from lendshield.devices.protocol import COMMAND_TYP, Command, verify_command
 from lendshield.ledger import witness
 from lendshield.ledger.models import LedgerCosignature
 from lendshield.ledger.tree import integrate_all, latest, log_public_key
 from lendshield.loans.models import LoanRow
+from lendshield.principals import Principal
 from lendshield.principals import service as principals
 from lendshield.runtime import Runtime, build_runtime
 from lendshield.settings import Settings
@@ -74,10 +77,14 @@ def make_rt(data: Path, *, jobs: bool = False) -> Runtime:
     return rt
 
 
-def rate(fn: Callable[[], object], n: int) -> float:
-    start = time.perf_counter()
-    fn()
-    return n / (time.perf_counter() - start)
+def rate(fn: Callable[[], object], n: int, rounds: int = 1) -> float:
+    """Operations per second of ``fn`` (``n`` operations); the best of ``rounds`` passes."""
+    best = math.inf
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
 
 
 def lock_claims(n: int) -> list[dict[str, Any]]:
@@ -105,30 +112,37 @@ def line(label: str, ours: float, other_label: str, other: float, unit: str = "/
     print(f"{label:<34} {ours:>10,.0f} {unit}   {other_label} {other:>10,.0f} {unit}   ratio {ours / other:.2f}x", flush=True)
 
 
-def bench_jws(n: int) -> None:
+def bench_jws(n: int, rounds: int, *, sign: bool = True, verify: bool = True) -> None:
     key = Ed25519PrivateKey.generate()
     kid, keys = "cmd-1", {"cmd-1": public_raw(key)}
     claims = lock_claims(n)
     pyjws = jwt.api_jws.PyJWS()
     headers = {"kid": kid, "typ": COMMAND_TYP}
-    ours: list[str] = []
-    peer: list[str] = []
-    r_ours = rate(lambda: ours.extend(sign_compact(key, kid, c, COMMAND_TYP) for c in claims), n)
-    r_peer = rate(lambda: peer.extend(pyjws.encode(canonical_claims(c), key, algorithm="EdDSA", headers=headers) for c in claims), n)
+    ours = [sign_compact(key, kid, c, COMMAND_TYP) for c in claims]
+    peer = [pyjws.encode(canonical_claims(c), key, algorithm="EdDSA", headers=headers) for c in claims]
+    assert ours == peer  # Ed25519 is deterministic: the same header, claims and key give the same token
     inputs = [t.rsplit(".", 1)[0].encode() for t in ours]
-    r_limit = rate(lambda: [key.sign(m) for m in inputs], n)
-    print(f"-- compact JWS, EdDSA, {n:,} lock commands ({len(ours[0])} bytes each)")
-    line("sign: ours (joserfc)", r_ours, "peer PyJWT", r_peer)
-    line("sign: ours (joserfc)", r_ours, "limit bare Ed25519", r_limit)
+    # Interleaved rounds, best of each: the machine is shared, and a single pass measures its neighbours.
+    print(f"-- compact JWS, EdDSA, {n:,} lock commands ({len(ours[0])} bytes each), best of {rounds} interleaved rounds")
+    r_ours = r_peer = r_limit = 0.0
+    for _ in range(rounds if sign else 0):
+        r_ours = max(r_ours, rate(lambda: [sign_compact(key, kid, c, COMMAND_TYP) for c in claims], n))
+        r_peer = max(r_peer, rate(lambda: [pyjws.encode(canonical_claims(c), key, algorithm="EdDSA", headers=headers) for c in claims], n))
+        r_limit = max(r_limit, rate(lambda: [key.sign(m) for m in inputs], n))
+    if sign:
+        line("sign: ours (cryptography Ed25519)", r_ours, "peer PyJWT", r_peer)
+        line("sign: ours (cryptography Ed25519)", r_ours, "limit bare Ed25519", r_limit)
 
     # Both verify both: the check that the two implementations agree is part of the run.
     assert all(verify_compact(t, keys, COMMAND_TYP)[1]["seq"] == c["seq"] for t, c in zip(peer[:50], claims, strict=False))
     pub = key.public_key()
     assert all(json.loads(pyjws.decode(t, key=pub, algorithms=["EdDSA"]))["seq"] == c["seq"] for t, c in zip(ours, claims, strict=True))
-    v_ours = rate(lambda: [verify_compact(t, keys, COMMAND_TYP) for t in ours], n)
-    v_peer = rate(lambda: [pyjws.decode_complete(t, key=pub, algorithms=["EdDSA"]) for t in ours], n)
+    if not verify:
+        return
+    v_ours = rate(lambda: [verify_compact(t, keys, COMMAND_TYP) for t in ours], n, rounds)
+    v_peer = rate(lambda: [pyjws.decode_complete(t, key=pub, algorithms=["EdDSA"]) for t in ours], n, rounds)
     sigs = [(m, b64url_decode(t.rsplit(".", 1)[1])) for m, t in zip(inputs, ours, strict=True)]
-    v_limit = rate(lambda: [pub.verify(s, m) for m, s in sigs], n)
+    v_limit = rate(lambda: [pub.verify(s, m) for m, s in sigs], n, rounds)
     line("verify: ours (joserfc)", v_ours, "peer PyJWT", v_peer)
     line("verify: ours (joserfc)", v_ours, "limit bare Ed25519", v_limit)
     v_cmd = rate(
@@ -136,6 +150,7 @@ def bench_jws(n: int) -> None:
             verify_command(t, keys=keys, device_id="device-bench", last_seq=0, now=int(time.time()), ledger_check=_skip) for t in ours
         ],
         n,
+        rounds,
     )
     line("verify_command (steps 1-10)", v_cmd, "signature alone", v_ours)
 
@@ -169,8 +184,16 @@ def seed_borrower(rt: Runtime, loan_id: str, overdue_days: int) -> str:
                 updated_at=rt.clock.now(),
             )
         )
+        session.flush()
+        # The borrower's consent to the device notice, as the loan system records it from the app.
+        officer = Principal(id="bench-officer", name="bench-officer", kind="staff", roles=frozenset({"protection_officer"}))
+        version = device_notice.ensure_published(session, rt, officer, devices.DeviceRules()).version
+        consent.record(session, rt, who, sid, purpose=device_notice.PURPOSE, action="grant", notice_version=version, channel="app")
         session.commit()
     return sid
+
+
+BENCH_IMEI = "490154203237518"
 
 
 def bench_agent(base: Path, n: int) -> None:
@@ -182,8 +205,8 @@ def bench_agent(base: Path, n: int) -> None:
         operator = principals.create_principal(
             session, None, rt.catalog, name="bench-operator", kind="staff", roles=["device_operator"], now=rt.clock.now()
         )
-        device_id = devices.enroll(session, rt, operator, loan_id="L-bench", device_public_key=state.public_key, notice_version="dn-1")
-        device = session.get(devices.DeviceRow, device_id)
+        device_id = devices.enroll(session, rt, operator, loan_id="L-bench", device_public_key=state.public_key, imei=BENCH_IMEI)
+        device = session.get(DeviceRow, device_id)
         assert device is not None
         for i in range(n):
             devices.issue(session, rt, device, Command.REMIND, rules, args={"message_zh": f"提醒 {i}"}, approvals=[], request_id=None)
@@ -305,9 +328,7 @@ def bench_unlock(base: Path, runs: int, agent_interval: float, integrate_interva
             return resp.json() if resp.content else {}
 
         public_key = subprocess.run([*cli, "init", "--state", str(state_path)], env=env, capture_output=True, text=True, check=True)
-        made = post(
-            "device_operator", "/v1/devices", {"loan_id": "L-live", "public_key": public_key.stdout.strip(), "notice_version": "dn-1"}
-        )
+        made = post("device_operator", "/v1/devices", {"loan_id": "L-live", "public_key": public_key.stdout.strip(), "imei": BENCH_IMEI})
         device_id = made["device_id"]
         pin = ["pin", "--state", str(state_path), "--device-id", device_id, "--server", server_url]
         pin += ["--command-kid", made["command_kid"], "--command-key", made["command_key"], "--ledger-key", made["ledger_key"]]
@@ -376,7 +397,7 @@ def _acked(rt: Runtime, device_id: str) -> int:
 
 def _server_state(rt: Runtime, device_id: str) -> str:
     with rt.sessions() as session:
-        device = session.get(devices.DeviceRow, device_id)
+        device = session.get(DeviceRow, device_id)
         return "" if device is None else device.state
 
 
@@ -387,14 +408,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40, help="payment -> unlock runs")
     parser.add_argument("--agent-interval", type=float, default=1.0, help="seconds between the agent's check-ins")
     parser.add_argument("--integrate-interval", type=float, default=1.0, help="the server's ledger integration interval")
-    parser.add_argument("--parts", default="jws,agent,unlock", help="which figures to measure (comma-separated)")
+    parser.add_argument("--rounds", type=int, default=5, help="signing and verifying: interleaved rounds, the best of each is shown")
+    parser.add_argument(
+        "--parts", default="jws,agent,unlock", help="which figures to measure (comma-separated; jws = sign,verify; agent; unlock)"
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs", flush=True)
     with tempfile.TemporaryDirectory(prefix="lendshield-bench-devices-") as tmp:
         base = Path(tmp)
-        if "jws" in parts:
-            bench_jws(args.commands)
+        sign, verify = bool(parts & {"jws", "sign"}), bool(parts & {"jws", "verify"})
+        if sign or verify:
+            bench_jws(args.commands, args.rounds, sign=sign, verify=verify)
         if "agent" in parts:
             bench_agent(base, args.proved)
         if "unlock" in parts:
