@@ -174,3 +174,34 @@ def test_one_alert_per_actor_and_hour_names_every_canary_touched(rt: Runtime, ma
     clock.advance(timedelta(hours=1))
     write(rt, snoop.id, [first.subject_id])
     assert run(rt).alerts_raised == 1  # the next hour: a new alert
+
+
+def test_a_canary_never_takes_a_value_a_real_person_has(rt: Runtime) -> None:
+    import random
+
+    from tests.policy.gate_support import LOADER
+
+    seed = 7_2026
+    with rt.sessions() as session:  # what the seeded generator draws into an empty vault, then undone
+        (first,) = canaries.create_canaries(session, rt, PO, 1, rng=random.Random(seed))
+        view = subjects.read_fields(
+            session, rt, PO, first.subject_id, ["resident_id", "mobile", "bank_card"], purpose="rights_request", reason="test", clear=True
+        )
+        would = {name: f.value for name, f in view.fields.items()}
+        session.rollback()
+    with rt.sessions() as session:
+        real, _ = subjects.create_subject(
+            session, rt, LOADER, kind="borrower", fields={"name": "赵六", "resident_id": would["resident_id"], "mobile": would["mobile"]}
+        )
+        session.commit()
+
+    with rt.sessions() as session:
+        (canary,) = canaries.create_canaries(session, rt, PO, 1, rng=random.Random(seed))
+        session.commit()
+    got = _values(rt, canary.subject_id)
+    assert got["resident_id"] != would["resident_id"]
+    assert got["mobile"] != would["mobile"]
+    for field in ("resident_id", "mobile"):
+        with rt.sessions() as session:
+            assert subjects.find_by(session, rt, PO, field, got[field], purpose="rights_request") == [canary.subject_id]
+            assert subjects.find_by(session, rt, PO, field, would[field], purpose="rights_request") == [real]

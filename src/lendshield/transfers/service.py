@@ -136,7 +136,7 @@ def _read_all(
 
 
 def _build(
-    rt: Runtime, export_id: str, fields: list[str], views: list[subjects.SubjectView]
+    session: Session, rt: Runtime, export_id: str, fields: list[str], views: list[subjects.SubjectView]
 ) -> tuple[list[str], list[list[str]], list[dict[str, object]], int]:
     """Rows with canaries at random places, and the marks (keyed digests) of every row."""
     fp = config.load(rt.settings.policies_dir).fingerprint
@@ -151,7 +151,8 @@ def _build(
     real = iter(views)
     for slot in range(len(views) + n_canaries):
         if slot in spots:
-            fake = canaries.identity(rt.catalog, fields, today=today, email_domain=fp.canary_email_domain)
+            taken = canaries.vault_lookup(session, rt)  # a canary must never carry a real person's value
+            fake = canaries.identity(rt.catalog, fields, today=today, email_domain=fp.canary_email_domain, taken=taken)
             values = [rt.catalog.fields[f].mask(fake[f]) if f in masked else fake[f] for f in fields]
             kinds = canary_kinds
         else:
@@ -185,7 +186,7 @@ def _export(
     if failures:
         raise _refuse(session, rt, who, action, req.purpose, failures, {"recipient": recipient.id if recipient else None})
     export_id = str(uuid.uuid4())
-    columns, rows, mark_rows, n_canaries = _build(rt, export_id, fields, views)
+    columns, rows, mark_rows, n_canaries = _build(session, rt, export_id, fields, views)
     content = formats.write(req.format, columns, rows)
     sha = hashlib.sha256(content).hexdigest()
     session.add(

@@ -4,6 +4,10 @@ Their values look real (GB 11643 check digit, a valid mainland mobile, a Luhn-va
 card) so that a leaker cannot tell them apart. Any ledger entry about one is an alert (the
 periodic job, ``engine``), and so is one of their values found by a scan (``report_scan_hits``).
 The watch keeps only keyed digests of the values; the values themselves stay in the vault.
+A drawn resident ID or mobile that anyone in the vault already has (a real borrower, a contact,
+another canary) is drawn again: a canary must never be a real person, or a scan that found that
+person's number would be reported as a canary leak. (Cards are checked too once the catalog
+gives ``bank_card`` a blind index: ``transfers.canaries.checked``.)
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from lendshield.errors import Forbidden, InvalidInput
 from lendshield.principals import Principal
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
+from lendshield.transfers.canaries import checked, vault_lookup
 from lendshield.watch import config
 from lendshield.watch.alerts import Finding, record
 from lendshield.watch.models import CanaryRow, CanaryValueRow
@@ -35,6 +40,7 @@ from lendshield.watch.models import CanaryRow, CanaryValueRow
 CANARY_VALUE_SECRET = "watch/canary-value"
 KINDS = ("resident_id", "mobile", "bank_card")
 MAX_PER_CALL = 200
+MAX_DRAWS_PER_CANARY = 50
 CREATOR_ROLES = frozenset({"protection_officer"})
 # District codes (GB/T 2260) in use for every birth year drawn here, so the ID also passes a
 # check of the area against the birth date, as a careful fraudster's tools would make.
@@ -95,8 +101,13 @@ def _values(rt: Runtime, rng: random.Random, fake: Faker) -> dict[str, str]:
     return out
 
 
-def create_canaries(session: Session, rt: Runtime, who: Principal, count: int, *, label: str = "canary") -> list[Canary]:
-    """Create ``count`` canary subjects (kind ``canary``, marked synthetic) and register them."""
+def create_canaries(
+    session: Session, rt: Runtime, who: Principal, count: int, *, label: str = "canary", rng: random.Random | None = None
+) -> list[Canary]:
+    """Create ``count`` canary subjects (kind ``canary``, marked synthetic) and register them.
+
+    ``rng`` is for tests that need to know the draws; by default the draws are unguessable.
+    """
     if not who.roles & CREATOR_ROLES:
         raise Forbidden("only the protection officer may create canaries")
     if not 1 <= count <= MAX_PER_CALL:
@@ -105,15 +116,22 @@ def create_canaries(session: Session, rt: Runtime, who: Principal, count: int, *
     if not 1 <= len(label) <= 120 or not label.isprintable():
         raise InvalidInput("label must have 1 to 120 printable characters")
     # Not secret, but unguessable: a leaker must not be able to regenerate the canaries.
-    rng = random.Random(secrets.randbits(128))  # noqa: S311
+    rng = rng or random.Random(secrets.randbits(128))  # noqa: S311
     fake = Faker("zh_CN")
-    fake.seed_instance(secrets.randbits(64))
+    fake.seed_instance(rng.getrandbits(64))
+    taken = vault_lookup(session, rt)
     made: list[Canary] = []
+    draws = 0
     while len(made) < count:
+        draws += 1
+        if draws > count * MAX_DRAWS_PER_CANARY:
+            raise InvalidInput("could not draw canary values that nobody in the vault has")  # never expected
         values = _values(rt, rng, fake)
         digests = {kind: value_digest(rt, kind, values[kind]) for kind in KINDS}
         if session.scalar(select(CanaryValueRow.id).where(CanaryValueRow.digest.in_(list(digests.values())))) is not None:
             continue  # a value some canary already has: draw again
+        if any(checked(rt.catalog, kind) and taken(kind, values[kind]) for kind in KINDS):
+            continue  # a real person's resident ID or mobile: draw again
         subject_id, _ = subjects.create_subject(session, rt, who, kind="canary", fields=values, synthetic=True)
         ref = ledger.subject_ref(rt.keys, subject_id)
         seq = ledger.append(
