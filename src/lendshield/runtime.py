@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from lendshield.catalog import Catalog, load_catalog
 from lendshield.clock import Clock, SystemClock
 from lendshield.crypto import KeyProvider, LocalKeyFile
 from lendshield.db import make_engine, make_sessionmaker
+from lendshield.db.engine import UnitSession
 from lendshield.policy import PolicyEngine, PolicyInvalid, load_policy
 from lendshield.settings import Settings
 from lendshield.subjects.keycache import DataKeyCache
@@ -20,7 +21,8 @@ from lendshield.subjects.keycache import DataKeyCache
 class Runtime:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[UnitSession]
+    """Units of work: sessions whose precompiled statements run on one connection (``db.engine``)."""
     keys: KeyProvider
     catalog: Catalog
     policy: PolicyEngine

@@ -23,6 +23,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from lendshield.db.engine import statement_connection
+
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
@@ -54,10 +56,10 @@ class Prepared:
     def run(self, session: Session | Connection, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         """Execute with ``params`` (by bind name) and return every row the driver gives back.
 
-        Given a session, runs on its connection (beginning its transaction: BEGIN IMMEDIATE on
-        SQLite); given that connection (``session.connection()``), saves looking it up again.
+        Given a session, runs on its unit of work's connection (``db.statement_connection``:
+        beginning its transaction, BEGIN IMMEDIATE on SQLite); given a connection, runs on it.
         """
-        conn = session.connection() if isinstance(session, Session) else session
+        conn = statement_connection(session)
         dialect = conn.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
