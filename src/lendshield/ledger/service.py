@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session
 
-from lendshield.ledger.entry import Entry, canonical_body, leaf_hash
+from lendshield.db.engine import statement_connection
+from lendshield.ledger.entry import Entry, leaf_hash
 from lendshield.ledger.models import LedgerEntryRow, LedgerHead
 from lendshield.ledger.prepared import Prepared
 
@@ -24,9 +25,9 @@ def append(session: Session, entry: Entry) -> int:
     serialises appenders until commit, so sequence numbers have no gaps and an entry exists only
     if the effect it records was committed with it.
     """
-    conn = session.connection()
+    conn = statement_connection(session)
     seq = int(_NEXT.run(conn)[0][0]) - 1
-    body = canonical_body(entry.body(seq))
+    body = entry.canonical(seq)
     _INSERT.run(
         conn,
         {

@@ -6,7 +6,7 @@ per role of the principal. Conditions on case state (``when``) are facts the cal
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,30 @@ class PolicyEngine:
         default_factory=dict, repr=False, compare=False
     )
     _needed: dict[tuple[frozenset[str], str], frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+    _requests: dict[tuple[frozenset[str], str | None, bool, frozenset[str], tuple[str, ...]], Mapping[str, Decision]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def decide_request(
+        self,
+        principal: Principal,
+        names: tuple[str, ...],
+        spec_of: Callable[[str], FieldSpec],
+        purpose: str | None,
+        want_clear: bool,
+        facts: frozenset[str],
+    ) -> Mapping[str, Decision]:
+        """``decide_fields`` for a whole read, memoised per (roles, purpose, fields, clear, facts):
+        every read of the same fields by the same roles gets the same mapping back, which callers
+        may memoise on in turn (by identity). Shared: never mutate it."""
+        key = (principal.roles, purpose, want_clear, facts, names)
+        found = self._requests.get(key)
+        if found is None:
+            found = self.decide_fields(principal, [spec_of(n) for n in names], purpose, want_clear, facts)
+            if len(self._requests) >= _MEMO_LIMIT:
+                self._requests.clear()
+            self._requests[key] = found
+        return found
 
     def decide_fields(
         self, principal: Principal, specs: Sequence[FieldSpec], purpose: str | None, want_clear: bool, facts: frozenset[str]

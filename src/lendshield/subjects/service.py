@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from lendshield.catalog.validators import resident_id_birth_date
 from lendshield.consent import gate as consent_gate
 from lendshield.crypto import FieldCipher
 from lendshield.errors import Forbidden, InvalidInput
+from lendshield.ledger.entry import Details
 from lendshield.policy import Decision, Effect
 from lendshield.policy.engine import NO_PURPOSE, UNKNOWN_PURPOSE
 from lendshield.policy.facts import facts_for
@@ -188,30 +190,41 @@ def _decide(
 
 
 def _gate(
-    session: Session, rt: Runtime, who: Principal, subject_id: str, names: Sequence[str], purpose: str | None, want_clear: bool
-) -> dict[str, Decision]:
+    session: Session,
+    rt: Runtime,
+    who: Principal,
+    subject_id: str,
+    names: Sequence[str],
+    purpose: str | None,
+    want_clear: bool,
+    held: bool = True,
+) -> tuple[Mapping[str, Decision], bool]:
     """Role x purpose x field (policy), case-state conditions, then the legal basis (consent ledger).
 
     PIPL Art. 6 (purpose and minimum necessary), Art. 13 (a legal basis), Arts. 14-15 (consent
     and its withdrawal), Art. 29 (separate consent for sensitive data). The first that denies wins.
+    ``held`` is false when the vault load found no hold in force (the restriction check is then
+    known to pass). Returns the decisions and whether they are the policy's shared memo (then
+    they must not be mutated, and may be memoised on).
     """
     engine = rt.policy
     if purpose is None or purpose not in engine.purposes:
-        return {}
+        return {}, False
     facts = facts_for(session, who, subject_id, engine.conditions_for(who.roles, purpose))
-    decisions = _decide(rt, who, names, purpose, want_clear, facts)
+    decisions = engine.decide_request(who, tuple(names), rt.catalog.fields.__getitem__, purpose, want_clear, facts)
     allowed = [n for n, d in decisions.items() if d.allowed]
-    if allowed:
+    if allowed and held:
         from lendshield.rights.holds import restriction_for  # rights builds on subjects: imported late
 
         why = restriction_for(session, rt, subject_id, purpose)
         if why is not None:
             # PIPL Arts. 44 and 47: restricted, or held for the law, the data is in storage only.
-            return {n: Decision(Effect.DENY, "restricted", why) if d.allowed else d for n, d in decisions.items()}
-    decisions.update(consent_gate.denials(session, rt.catalog, engine.purposes.by_id[purpose], subject_id, allowed))
-    return decisions
+            return {n: Decision(Effect.DENY, "restricted", why) if d.allowed else d for n, d in decisions.items()}, False
+    denials = consent_gate.denials(session, rt.catalog, engine.purposes.by_id[purpose], subject_id, allowed)
+    return ({**decisions, **denials}, False) if denials else (decisions, True)
 
 
+@lru_cache(maxsize=256)
 def _purpose_label(purpose: str | None) -> str | None:
     """A purpose as it may be written down: a name, never free text a caller put in the header."""
     if purpose is None:
@@ -224,6 +237,60 @@ def _summarise(decisions: Mapping[str, Decision]) -> tuple[str, str]:
     summary = effects.pop().value if len(effects) == 1 else "partial"
     rules = ",".join(sorted({d.rule_id for d in decisions.values()}))
     return summary, rules
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a read's decisions mean for its ledger entry and its answer (pure: memoised)."""
+
+    decisions: Mapping[str, Decision]
+    summary: str
+    rules: str
+    details: Details
+    allowed: dict[str, Decision]
+    denied: dict[str, Decision]
+    any_clear: bool
+
+
+def _outcome_of(decisions: Mapping[str, Decision]) -> _Outcome:
+    summary, rules = _summarise(decisions) if decisions else ("deny", "no-fields")
+    return _Outcome(
+        decisions=decisions,
+        summary=summary,
+        rules=rules,
+        details=Details({"decisions": {n: [d.effect.value, d.rule_id] for n, d in decisions.items()}}),
+        allowed={n: d for n, d in decisions.items() if d.allowed},
+        denied={n: d for n, d in decisions.items() if not d.allowed},
+        any_clear=any(d.effect is Effect.CLEAR for d in decisions.values()),
+    )
+
+
+# Outcomes of the policy's memoised decisions, by the identity of the decisions mapping (each
+# entry holds its mapping, so the identity cannot be reused while the entry lives). Decisions a
+# restriction or consent changed are fresh mappings and are worked out each time.
+_OUTCOMES: dict[int, _Outcome] = {}
+_OUTCOMES_LIMIT = 4096
+
+
+def _outcome(decisions: Mapping[str, Decision], shared: bool) -> _Outcome:
+    if not shared:
+        return _outcome_of(decisions)
+    found = _OUTCOMES.get(id(decisions))
+    if found is None or found.decisions is not decisions:
+        found = _outcome_of(decisions)
+        if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
+            _OUTCOMES.clear()
+        _OUTCOMES[id(decisions)] = found
+    return found
+
+
+def _read_names(rt: Runtime, fields: Sequence[str] | None, held: Mapping[str, object]) -> list[str]:
+    """The fields asked for (each once, in order), or every field held; each must be in the catalog."""
+    names = list(dict.fromkeys(fields)) if fields else sorted(held)
+    if not rt.catalog.fields.keys() >= set(names):
+        for name in names:
+            rt.catalog.field(name, f"fields.{name}")  # raises for the first unknown one
+    return names
 
 
 def read_fields(
@@ -243,51 +310,61 @@ def read_fields(
     A denied read is written to the ledger too; when nothing was allowed it raises ``ReadDenied``
     after the entry is recorded (the unit of work keeps it).
     """
-    loaded = vault.load_for_read(session, subject_id)
+    now = rt.clock.now()
+    loaded = vault.load_for_read(session, subject_id, now.date())
     held = loaded.fields
-    names = list(dict.fromkeys(fields)) if fields else sorted(held)
-    for name in names:
-        rt.catalog.field(name, f"fields.{name}")
+    names = _read_names(rt, fields, held)
     refused = None if purpose is not None and purpose in rt.policy.purposes else (NO_PURPOSE if purpose is None else UNKNOWN_PURPOSE)
-    decisions = dict.fromkeys(names, refused) if refused is not None else _gate(session, rt, who, subject_id, names, purpose, clear)
-    if clear and any(d.effect is Effect.CLEAR for d in decisions.values()) and not (reason and reason.strip()):
+    if refused is not None:
+        decisions: Mapping[str, Decision] = dict.fromkeys(names, refused)
+        shared = False
+    else:
+        decisions, shared = _gate(session, rt, who, subject_id, names, purpose, clear, loaded.held)
+    outcome = _outcome(decisions, shared)
+    if clear and outcome.any_clear and not (reason and reason.strip()):
         raise ReasonRequired()
-    summary, rules = _summarise(decisions) if decisions else ("deny", "no-fields")
     seq = ledger.append(
         session,
         ledger.Entry(
-            time=rt.clock.now(),
+            time=now,
             actor=who.id,
             action=f"subject.{via}",
             object="fields:" + ",".join(names),
             subject_ref=ledger.subject_ref(rt.keys, subject_id),
             purpose=_purpose_label(purpose),
-            decision=summary,
-            rule_id=rules,
+            decision=outcome.summary,
+            rule_id=outcome.rules,
             reason=(reason or None),
-            details={"decisions": {n: [d.effect.value, d.rule_id] for n, d in decisions.items()}},
+            details=outcome.details,
         ),
     )
     if refused is not None:
         # Recorded above, then refused: a read for a purpose that does not exist never happens.
         raise PurposeRefused(purpose)
-    allowed = {n: d for n, d in decisions.items() if d.allowed}
-    denied = {n: d for n, d in decisions.items() if not d.allowed}
-    if not allowed:
+    denied = outcome.denied
+    if not outcome.allowed:
         why = "; ".join(f"{n}: {d.reason or d.rule_id}" for n, d in denied.items()) or "no fields"
         raise ReadDenied(f"read denied ({why})", rules=sorted({d.rule_id for d in denied.values()}))
+    return SubjectView(
+        subject_id=subject_id, kind=loaded.kind, fields=_open(rt, loaded, subject_id, outcome), denied=dict(denied), ledger_seq=seq
+    )
+
+
+def _open(rt: Runtime, loaded: vault.Loaded, subject_id: str, outcome: _Outcome) -> dict[str, FieldView]:
+    """Decrypt the allowed fields under the subject's data key (AAD-bound), masking all but clear ones."""
     cipher = vault.cipher_from_loaded(rt.keys, rt.dek_cache, loaded, subject_id)
+    held, specs = loaded.fields, rt.catalog.fields
     out: dict[str, FieldView] = {}
-    for name, decision in allowed.items():
+    for name, decision in outcome.allowed.items():
         held_value = held.get(name)
         if held_value is None:
             continue
         version, ciphertext = held_value
         value = cipher.decrypt(name, version, ciphertext)
         if decision.effect is not Effect.CLEAR:
-            value = rt.catalog.fields[name].mask(value)
+            value = specs[name].mask(value)
         out[name] = FieldView(value=value, effect=decision.effect, rule_id=decision.rule_id, version=version)
-    return SubjectView(subject_id=subject_id, kind=loaded.kind, fields=out, denied=denied, ledger_seq=seq)
+    return out
 
 
 def subject_age(session: Session, rt: Runtime, subject_id: str, on: date) -> int | None:
