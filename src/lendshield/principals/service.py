@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from lendshield import ledger
 from lendshield.catalog import Catalog
 from lendshield.crypto import constant_time_equal, random_token, token_digest
 from lendshield.errors import Forbidden, NotFound
+from lendshield.ledger.prepared import Prepared
 from lendshield.principals.errors import InvalidToken, PrincipalExists, UnknownRole
 from lendshield.principals.models import ApiTokenRow, PrincipalRow
 from lendshield.principals.principal import Principal
@@ -35,6 +38,19 @@ _AUTHENTICATE = (
     .join(PrincipalRow, PrincipalRow.id == ApiTokenRow.principal_id)
     .where(ApiTokenRow.id == bindparam("token_id"))
 )
+_AUTHENTICATE_RUN = Prepared(_AUTHENTICATE)
+_RESULT_PROCESSORS: dict[str, list[Callable[[Any], Any] | None]] = {}
+
+
+def _result_processors(dialect: Dialect) -> list[Callable[[Any], Any] | None]:
+    """Each selected column's own result processor for ``dialect`` (UTC datetimes, JSON roles, booleans),
+    so the row reads as SQLAlchemy's own execution would have read it."""
+    processors = _RESULT_PROCESSORS.get(dialect.name)
+    if processors is None:
+        processors = _RESULT_PROCESSORS[dialect.name] = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in _AUTHENTICATE.selected_columns
+        ]
+    return processors
 
 
 def _to_principal(row: PrincipalRow) -> Principal:
@@ -194,16 +210,25 @@ def authenticate(session: Session, token: str, now: datetime) -> Principal:
     token_id = ""
     if token.startswith(TOKEN_PREFIX) and "." in token:
         token_id = token[len(TOKEN_PREFIX) :].split(".", 1)[0]
-    # One Core statement for the token and its principal: this runs on every request, and the two
-    # ORM gets it replaces cost about a millisecond (docs/benchmarks.md, API under load).
-    row = session.connection().execute(_AUTHENTICATE, {"token_id": token_id}).first() if token_id and len(token_id) <= 24 else None
+    # One Core statement for the token and its principal, run on the session's own cursor
+    # (ledger.prepared): this runs on every request, and SQLAlchemy's per-execution work cost more
+    # than the statement (docs/benchmarks.md, API under load).
+    row: tuple[Any, ...] | None = None
+    if token_id and len(token_id) <= 24:
+        conn = session.connection()
+        rows = _AUTHENTICATE_RUN.run(conn, {"token_id": token_id})
+        if rows:
+            row = tuple(v if proc is None else proc(v) for proc, v in zip(_result_processors(conn.dialect), rows[0], strict=True))
     presented = token_digest(token)
-    stored = row.digest if row is not None else _DUMMY_DIGEST
-    ok = constant_time_equal(presented, stored)
-    if row is None or not ok or row.revoked_at is not None:
+    stored = row[0] if row is not None else _DUMMY_DIGEST
+    ok = constant_time_equal(presented, bytes(stored))
+    if row is None or not ok:
         raise InvalidToken()
-    if row.expires_at is not None and row.expires_at <= now:
+    _digest, revoked_at, expires_at, principal_id, name, kind, roles, active = row
+    if revoked_at is not None:
         raise InvalidToken()
-    if not row.active:
+    if expires_at is not None and expires_at <= now:
         raise InvalidToken()
-    return Principal(id=row.principal_id, name=row.name, kind=row.kind, roles=frozenset(row.roles))
+    if not active:
+        raise InvalidToken()
+    return Principal(id=principal_id, name=name, kind=kind, roles=frozenset(roles))

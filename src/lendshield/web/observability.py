@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 
 import structlog
 from fastapi import APIRouter, Response
@@ -43,16 +43,33 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestObservability:
+    """Pure ASGI (no BaseHTTPMiddleware): a request id on every answer, a metric and a log line per request."""
+
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children by (method, route, status): `labels()` takes a lock and builds a
+        # key on every call, and the set of route templates is small and fixed.
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def _record(self, method: str, route: str, status: str, elapsed: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.metrics.requests.labels(*key), self.metrics.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        incoming = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(16)
         status = 500
         started = time.perf_counter()
 
@@ -63,16 +80,16 @@ class RequestObservability:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                elapsed = time.perf_counter() - started
-                route = _route_template(scope)
-                method = str(scope.get("method", ""))
-                self.metrics.requests.labels(method, route, str(status)).inc()
-                self.metrics.latency.labels(method, route).observe(elapsed)
-                log.info("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = str(scope.get("method", ""))
+            self._record(method, route, str(status), elapsed)
+            log.info("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
+            structlog.contextvars.reset_contextvars(**bound)
 
 
 def metrics_router(metrics: Metrics) -> APIRouter:
