@@ -47,3 +47,49 @@ def test_scan_reports_canary_values_in_one_transaction(rt: Runtime, tmp_path: Pa
     again = runner.invoke(app, ["scan", "--no-progress", "--format", "jsonl", "--check-canaries", str(leaked)])
     assert "canary alerts raised: 0" in again.stderr  # the same scan on the same day adds nothing
     assert values["resident_id"] not in result.stdout + result.stderr
+
+
+def test_each_canary_alert_names_the_file_and_line_it_was_found_in(rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import select
+
+    from lendshield.watch import canaries
+    from lendshield.watch.models import AlertRow
+
+    with rt.sessions() as session:
+        [canary] = canaries.create_canaries(session, rt, PO, 1, label="dlp-scan-lines")
+        session.commit()
+    with rt.sessions() as session:
+        view = subjects.read_fields(
+            session, rt, PO, canary.subject_id, ["resident_id", "mobile"], purpose="rights_request", reason="test", clear=True
+        )
+        session.commit()
+    rid, mobile = view.fields["resident_id"].value, view.fields["mobile"].value.removeprefix("+86")
+    first = tmp_path / "export-a.csv"
+    first.write_text(f"编号,手机\n1,13912345678\n2,{mobile}\n", encoding="utf-8")
+    other = tmp_path / "logs"
+    other.mkdir()
+    second = other / "app.log"
+    second.write_text(f"start\nlookup id={rid}\nok\nok\ncall {mobile}\n", encoding="utf-8")
+    same_name = tmp_path / "copy"
+    same_name.mkdir()
+    (same_name / "app.log").write_text(f"call {mobile}\n", encoding="utf-8")
+    monkeypatch.setattr(context, "runtime", lambda: rt)
+
+    result = runner.invoke(app, ["scan", "--no-progress", "--format", "jsonl", "--check-canaries", str(first), str(other), str(same_name)])
+    assert result.exit_code == 0, result.output
+    assert "canary alerts raised: 4" in result.stderr
+    with rt.sessions() as session:
+        found = list(session.scalars(select(AlertRow).where(AlertRow.rule_id == "canary-scan-hit").order_by(AlertRow.id)))
+    evidence = sorted((a.facts["source"], a.facts["kind"], tuple(a.facts["lines"])) for a in found)
+    assert evidence == [
+        ("app.log", "mobile", (1,)),  # the copy elsewhere with the same name is an alert of its own
+        ("app.log", "mobile", (5,)),
+        ("app.log", "resident_id", (2,)),
+        ("export-a.csv", "mobile", (3,)),
+    ]
+    titles = sorted(a.title for a in found)
+    assert "canary value found by a scan of export-a.csv, line 3" in titles
+    for a in found:
+        assert str(tmp_path) not in a.title + str(a.facts)  # the file's name, never its path
+        assert rid not in a.title + str(a.facts)
+        assert mobile not in a.title + str(a.facts)

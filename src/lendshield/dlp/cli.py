@@ -88,11 +88,12 @@ def register(app: typer.Typer) -> None:
         try:
             writer = _writer(output_format, out, show_values, config)
             total = findings = incomplete = 0
-            hits: set[tuple[str, str]] = set()
+            hits: list[_FileHits] = []
             for result in _with_progress(files, options, jobs, progress and err.is_terminal, err):
                 total += 1
                 findings += result.total
-                hits |= result.hits
+                if result.hits:
+                    hits.append(_file_hits(result))
                 writer.add(result)
                 if result.problems:
                     incomplete += 1
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
                 out.close()
         err.print(f"{findings} findings in {total} inputs" + (f"; {incomplete} not scanned completely" if incomplete else ""), markup=False)
         if check_canaries:
-            alerts = _report_canaries(hits, files)
+            alerts = _report_canaries(hits)
             err.print(f"canary alerts raised: {alerts}", markup=False)
         code = (EXIT_THRESHOLD if fail_on is not None and findings >= fail_on else 0) + (EXIT_INCOMPLETE if incomplete else 0)
         if code:
@@ -173,8 +174,24 @@ def _with_progress(files: list[str], options: ScanOptions, jobs: int, show: bool
         yield from scan_paths(files, options, jobs=jobs, progress=lambda n: bar.advance(task, n))
 
 
-def _report_canaries(hits: set[tuple[str, str]], files: list[str]) -> int:
-    """Hand canary-checkable values to the watch package, in one transaction."""
+_FileHits = tuple[str, list[tuple[str, str]], dict[tuple[str, str], int]]
+"""(path, canary-checkable values found in it, the first line each was seen on where known)."""
+
+
+def _file_hits(result: FileResult) -> _FileHits:
+    lines: dict[tuple[str, str], int] = {}
+    for item in result.findings:  # kept findings carry lines; values over the per-file limit do not
+        key = (item.finding.type, item.finding.normalized)
+        if key in result.hits and item.line is not None and (key not in lines or item.line < lines[key]):
+            lines[key] = item.line
+    return result.path, sorted(result.hits), lines
+
+
+def _report_canaries(hits: list[_FileHits]) -> int:
+    """Hand each file's canary-checkable values to the watch package, all in one transaction.
+
+    Each file is its own source, so an alert names the file (and line) its canary value was in.
+    """
     from lendshield.cli import context
 
     try:
@@ -185,7 +202,9 @@ def _report_canaries(hits: set[tuple[str, str]], files: list[str]) -> int:
     if report_scan_hits is None:
         raise ScanInputInvalid("--check-canaries: lendshield.watch.canaries has no report_scan_hits yet")
     rt = context.runtime()
+    raised = 0
     with rt.sessions() as session:
-        raised: int = report_scan_hits(session, rt, sorted(hits), source=f"lendshield scan ({len(files)} inputs)")
+        for path, values, lines in hits:
+            raised += int(report_scan_hits(session, rt, values, source=path, lines=lines))
         session.commit()
     return raised

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import PurePath
@@ -171,52 +171,79 @@ def canary_refs(session: Session) -> dict[str, tuple[str, int]]:
 
 def _source_name(source: str) -> str:
     # A file name is enough to find the file; a full path may name a person or this machine.
+    if source.strip() == "-":
+        return "(standard input)"
     name = PurePath(source.strip()).name or source.strip() or "(unnamed)"
     return "".join(ch if ch.isprintable() else "?" for ch in name)[:120]
 
 
-def report_scan_hits(session: Session, rt: Runtime, hits: Iterable[tuple[str, str]], *, source: str) -> int:
+MAX_LINES_SHOWN = 20
+"""Line numbers kept per alert (the first ones): enough to find the copy in the file."""
+
+
+def report_scan_hits(
+    session: Session,
+    rt: Runtime,
+    hits: Iterable[tuple[str, str]],
+    *,
+    source: str,
+    lines: Mapping[tuple[str, str], int] | None = None,
+) -> int:
     """Raise a high-severity alert for each canary value among ``hits``; returns how many were raised.
 
-    ``hits`` are ``(kind, normalised value)`` from the scanner, kind one of resident_id, mobile,
-    bank_card (others are ignored). One alert per canary value, source and day: scanning the
-    same file twice adds nothing. Neither the value nor the file's content enters the alert.
+    ``hits`` are ``(kind, normalised value)`` found in one file, ``source``, by the scanner; kind
+    one of resident_id, mobile, bank_card (others are ignored). ``lines`` gives the line a hit
+    was found on, where the scanner knows it. One alert per canary value, file and day: scanning
+    the same file twice adds nothing, and a file elsewhere with the same name is another alert.
+    The alert's evidence names the file (its name, not the path) and the lines; neither the
+    value nor the file's content enters the alert.
     """
     rule = config.for_runtime(rt).rules.canary_scan_hit
-    wanted: dict[bytes, str] = {}
+    wanted: dict[bytes, tuple[str, set[int]]] = {}
     for kind, raw in hits:
         if kind not in KINDS or not isinstance(raw, str):
             continue
         value = normalise(rt, kind, raw)
-        if value is not None:
-            wanted[value_digest(rt, kind, value)] = kind
+        if value is None:
+            continue
+        _, seen_on = wanted.setdefault(value_digest(rt, kind, value), (kind, set()))
+        line = (lines or {}).get((kind, raw))
+        if isinstance(line, int) and line > 0:
+            seen_on.add(line)
     if not wanted:
         return 0
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, bytes]] = []
     digests = list(wanted)
     for start in range(0, len(digests), 500):
         chunk = digests[start : start + 500]
         found += [
-            (cid, kind)
-            for cid, kind in session.execute(select(CanaryValueRow.canary_id, CanaryValueRow.kind).where(CanaryValueRow.digest.in_(chunk)))
+            (cid, kind, bytes(digest))
+            for cid, kind, digest in session.execute(
+                select(CanaryValueRow.canary_id, CanaryValueRow.kind, CanaryValueRow.digest).where(CanaryValueRow.digest.in_(chunk))
+            )
         ]
     name = _source_name(source)
     now = rt.clock.now()
     window = int(now.timestamp()) // (rule.window_minutes * 60)
-    source_tag = keyed_digest(rt.keys.secret(CANARY_VALUE_SECRET), "source", name).hex()[:16]
+    # Keyed over the whole path: two files of the same name are two alerts, the path stays out.
+    source_tag = keyed_digest(rt.keys.secret(CANARY_VALUE_SECRET), "source", source.strip()).hex()[:16]
     raised = 0
-    for canary_id, kind in sorted(set(found)):
+    for canary_id, kind, digest in sorted(set(found)):
+        at = sorted(wanted[digest][1])[:MAX_LINES_SHOWN]
+        facts: dict[str, object] = {"source": name, "kind": kind, "canary": canary_id}
+        if at:
+            facts["lines"] = at
         finding = Finding(
             rule_id="canary-scan-hit",
             severity=rule.severity,
             actor="scanner",
             window_key=f"{window}:{canary_id}:{kind}:{source_tag}",
-            title=f"canary value found by a scan of {name}",
+            title=f"canary value found by a scan of {name}" + (f", line {at[0]}" if at else ""),
             measure=1,
             threshold=1,
             first_seen=now,
             last_seen=now,
-            facts={"source": name, "kind": kind, "canary": canary_id},
+            facts=facts,
             subject_ref=ledger.subject_ref(rt.keys, canary_id),
         )
         raised += record(session, rt, finding)
