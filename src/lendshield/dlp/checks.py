@@ -61,25 +61,51 @@ def resident_id(value: str, today: date) -> str | None:
             return None
         if _RID_CHECK[resident_id_sum(body)] != digits[17]:
             return None
-        year, month, day = int(digits[6:10]), int(digits[10:12]), int(digits[12:14])
+        born = digits[6:14]
     elif n == 15:
         if not digits.isdigit() or digits[:2] not in PROVINCE_CODES:
             return None
-        year, month, day = 1900 + int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
+        born = "19" + digits[6:12]
     else:
         return None
-    try:
-        born = date(year, month, day)
+    if born.isascii():
+        years, last = _birth_years(today)
+        days = years.get(born[:4])
+        return digits if days is not None and born[4:] in days and born <= last else None
+    try:  # other Unicode digits: what int() makes of them
+        day = date(int(born[:4]), int(born[4:6]), int(born[6:]))
     except ValueError:
         return None
-    if born < _EARLIEST_BIRTH or born > today:
-        return None
-    return digits
+    return digits if _EARLIEST_BIRTH <= day <= today else None
+
+
+def _month_days(leap: bool) -> frozenset[str]:
+    year = 2000 if leap else 2001
+    first = date(year, 1, 1).toordinal()
+    return frozenset(f"{d.month:02d}{d.day:02d}" for d in map(date.fromordinal, range(first, date(year, 12, 31).toordinal() + 1)))
+
+
+_COMMON_DAYS, _LEAP_DAYS = _month_days(False), _month_days(True)
+
+
+@lru_cache(maxsize=4)
+def _birth_years(today: date) -> tuple[dict[str, frozenset[str]], str]:
+    """The years from 1880 to ``today`` as YYYY, each with its real days as MMDD, and today as
+    YYYYMMDD: set look-ups and one string comparison instead of parsing a date."""
+    years = {
+        f"{y:04d}": _LEAP_DAYS if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else _COMMON_DAYS
+        for y in range(_EARLIEST_BIRTH.year, today.year + 1)
+    }
+    return years, f"{today.year:04d}{today.month:02d}{today.day:02d}"
 
 
 def luhn_valid(digits: str) -> bool:
     """ISO/IEC 7812-1 Annex B check digit (every second digit from the right doubled)."""
     backwards = digits[::-1]
+    if backwards.isascii():
+        # Digit sums as byte sums (48 is the code of 0): no int() per digit.
+        doubled = backwards[1::2].translate(_LUHN_DOUBLE)
+        return (sum(backwards[0::2].encode()) + sum(doubled.encode()) - 48 * len(backwards)) % 10 == 0
     return (sum(map(int, backwards[0::2])) + sum(map(int, backwards[1::2].translate(_LUHN_DOUBLE)))) % 10 == 0
 
 

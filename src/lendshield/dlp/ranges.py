@@ -38,6 +38,11 @@ class Collector:
     hits: set[tuple[str, str]] = field(default_factory=set)
 
     def __call__(self, batch: list[Located]) -> None:
+        if self.wanted is None and not self.collect_hits:
+            room = self.limit - len(self.findings)
+            if len(batch) <= room:  # the common case: everything is kept, nothing to look at
+                self.findings.extend(batch)
+                return
         for item in batch:
             f = item.finding
             if self.wanted is not None and f.type not in self.wanted:

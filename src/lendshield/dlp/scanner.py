@@ -82,10 +82,13 @@ class Scanner:
         self._window = self.config.context_window
         self._rules = self.config.types
         self._boosted = {kind: round(min(1.0, rule.base + rule.boost), 3) for kind, rule in self._rules.items()}
-        self._base = {kind: rule.base for kind, rule in self._rules.items()}
-        self._words = {kind: tuple(w.lower() for w in rule.context) for kind, rule in self._rules.items()}
         self._context_words = {
             kind: re.compile("|".join(re.escape(w) for w in rule.context), re.IGNORECASE) if rule.context else None
+            for kind, rule in self._rules.items()
+        }
+        # Per type: (context words in lower case, their pattern, base and boosted confidence, validator).
+        self._kinds: dict[PiiType, tuple[tuple[str, ...], re.Pattern[str] | None, float, float, str]] = {
+            kind: (tuple(w.lower() for w in rule.context), self._context_words[kind], rule.base, self._boosted[kind], VALIDATORS[kind])
             for kind, rule in self._rules.items()
         }
 
@@ -120,40 +123,37 @@ class Scanner:
         if not readings:
             return []
         findings: list[Finding] = []
+        add = findings.append
         window = self._window
         minimum = self.config.min_confidence
         identity = norm.identity
         to_original = norm.to_original
-        context_words = self._context_words
-        words_of = self._words
-        base_of = self._base
-        boosted_of = self._boosted
+        kinds = self._kinds
         headers = cells[1] if cells is not None else None
+        make = tuple.__new__  # Finding(...) without the named tuple's Python-level __new__
         for r_start, _, _, kind, r_end, normalized in readings:
-            words = words_of[kind]
+            words, pattern, base, boosted, validator = kinds[kind]
             # A context word wholly inside the window before the value. The window is lower-cased
             # and searched for each (lower-case) word: what the case-insensitive pattern finds,
             # except next to a dotted or dotless i, which only the pattern matches like an i.
             near = subject[r_start - window if r_start > window else 0 : r_start]
             if not near.isascii() and ("\u0130" in near or "\u0131" in near):
-                pattern = context_words[kind]
                 found = pattern is not None and pattern.search(subject, max(0, r_start - window), r_start) is not None
             else:
                 near = near.lower()
                 found = any(map(near.__contains__, words))
             if not found and headers is not None:
                 assert cells is not None
-                pattern = context_words[kind]
                 header = headers[bisect_right(cells[0], r_start) - 1]
                 found = bool(header) and pattern is not None and pattern.search(header) is not None
-            confidence = boosted_of[kind] if found else base_of[kind]
+            confidence = boosted if found else base
             if confidence < minimum:
                 continue
             if identity:
                 start, end = r_start, r_end
             else:
                 start, end = to_original(r_start), to_original(r_end, end=True)
-            findings.append(Finding(kind, start, end, text[start:end], normalized, confidence, VALIDATORS[kind], found))
+            add(make(Finding, (kind, start, end, text[start:end], normalized, confidence, validator, found)))
         return findings
 
     def _readings(self, text: str, limit: int, utf8: bytes | None) -> list[_Reading]:
