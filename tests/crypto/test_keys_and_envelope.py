@@ -191,3 +191,34 @@ def test_a_signing_key_made_by_another_process_is_used_not_replaced(tmp_path) ->
     v2, k2 = second.signing_key("ledger/checkpoints")
     assert (v1, public_raw(k1)) == (v2, public_raw(k2))
     assert second.signing_versions("ledger/checkpoints") == ["1"]
+
+
+def test_the_current_kek_is_read_at_the_time_of_asking(keys: LocalKeyFile, tmp_path: Path) -> None:
+    """A running process sees another process's rotation in current_kek_version and kek_versions too."""
+    other = LocalKeyFile(tmp_path / "keys.json")
+    assert keys.current_kek_version() == "1"
+    assert other.add_kek() == "2"
+    assert keys.current_kek_version() == "2"
+    assert keys.kek_versions() == ["1", "2"]
+    # Changes made through a stale instance build on the file as it is, never on what it loaded.
+    assert keys.add_kek() == "3"
+    other.retire_kek("1")
+    assert LocalKeyFile(tmp_path / "keys.json").kek_versions() == ["2", "3"]
+    assert keys.kek_versions() == ["2", "3"]
+    with pytest.raises(KeyUnavailable):
+        other.retire_kek("3")  # current, as the file says (this instance last saw 2 as current)
+
+
+def test_concurrent_rotations_never_overwrite_each_other(tmp_path: Path) -> None:
+    import threading
+
+    LocalKeyFile.create(tmp_path / "many.json")
+    providers = [LocalKeyFile(tmp_path / "many.json") for _ in range(6)]
+    made: list[str] = []
+    threads = [threading.Thread(target=lambda p=p: made.append(p.add_kek())) for p in providers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(made, key=int) == ["2", "3", "4", "5", "6", "7"]
+    assert LocalKeyFile(tmp_path / "many.json").kek_versions() == ["1", "2", "3", "4", "5", "6", "7"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from lendshield.cli import context
 from lendshield.errors import LendShieldError
+
+if TYPE_CHECKING:
+    from lendshield.runtime import Runtime
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -85,37 +89,97 @@ def serve(
     )
 
 
-@keys_app.command("rotate")
-def keys_rotate(
-    batch: int = typer.Option(500, min=1, max=100_000, help="Data keys re-wrapped per transaction."),
-    resume: bool = typer.Option(False, help="Finish an interrupted rotation without making a new KEK."),
-) -> None:
-    """Make a new KEK current and re-wrap every data key under it, online and resumable."""
+def _rewrap_all(rt: Runtime, batch: int, what: str) -> int:
+    """Re-wrap every data key not under the current KEK, one transaction per batch, with a bar."""
     from rich.progress import Progress
 
-    from lendshield.principals import SYSTEM
     from lendshield.subjects import rotation
 
-    rt = context.runtime()
     with rt.sessions() as session:
-        if not resume:
-            version = rotation.start_rotation(session, rt, SYSTEM)
-            session.commit()
-            typer.echo(f"New KEK version {version} is current.")
         total = rotation.keys_needing_rewrap(session, rt)
+    done_total = 0
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("re-wrapping data keys", total=total)
+        task = progress.add_task(what, total=total)
         while True:
             with rt.sessions() as session:
                 done = rotation.rewrap_batch(session, rt, batch)
                 session.commit()
             if done == 0:
                 break
+            done_total += done
             progress.advance(task, done)
+    return done_total
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch: int = typer.Option(500, min=1, max=100_000, help="Data keys re-wrapped per transaction."),
+    resume: bool = typer.Option(False, help="Finish an interrupted rotation without making a new KEK."),
+) -> None:
+    """Make a new KEK current and re-wrap every data key under it, online and resumable.
+
+    The old KEK is kept: retire it later with `lendshield keys retire VERSION`.
+    """
+    from lendshield.principals import SYSTEM
+    from lendshield.subjects import rotation
+
+    rt = context.runtime()
     with rt.sessions() as session:
-        retired = rotation.retire_unused(session, rt, SYSTEM)
+        old = rt.keys.current_kek_version()
+        if not resume:
+            version = rotation.start_rotation(session, rt, SYSTEM)
+            session.commit()
+            typer.echo(f"New KEK version {version} is current.")
+    done = _rewrap_all(rt, batch, "re-wrapping data keys")
+    with rt.sessions() as session:
+        usage = rotation.kek_usage(session, rt)
+    current = rt.keys.current_kek_version()
+    older = [v for v in usage if v != current]
+    typer.echo(f"Re-wrapped {done} data keys under KEK version {current}.")
+    if older:
+        # Retiring is a later step: a process may still commit a key it wrapped before the switch.
+        hint = old if old in older else older[0]
+        typer.echo(f"Older KEK versions kept: {', '.join(older)}. Retire each later: `lendshield keys retire {hint}`.")
+
+
+@keys_app.command("retire")
+def keys_retire(
+    version: str = typer.Argument(..., help="The KEK version to retire (not the current one)."),
+    batch: int = typer.Option(500, min=1, max=100_000, help="Data keys re-wrapped per transaction in the sweep."),
+) -> None:
+    """Retire an old KEK: re-wrap whatever is still under it, then remove it from the key store.
+
+    Refused for the current KEK and while any data key is still wrapped under the version.
+    """
+    from lendshield.principals import SYSTEM
+    from lendshield.subjects import rotation
+
+    if not version.isdigit() or len(version) > 9:
+        raise LendShieldError("VERSION: a KEK version number, as `lendshield keys status` lists them")
+    rt = context.runtime()
+    if version == rt.keys.current_kek_version():
+        raise rotation.KekRetireRefused(f"KEK version {version} is the current one; rotate to a new KEK before retiring it")
+    if version not in rt.keys.kek_versions():
+        raise rotation.KekRetireRefused(f"KEK version {version} is not in the key store (unknown or already retired)")
+    # A data key wrapped under the old KEK since the rotation's own sweep is re-wrapped here.
+    swept = _rewrap_all(rt, batch, f"re-wrapping data keys before retiring KEK {version}")
+    with rt.sessions() as session:
+        rotation.retire(session, rt, SYSTEM, version)
         session.commit()
-    typer.echo(f"Re-wrapped {total} data keys; retired KEK versions: {', '.join(retired) or 'none'}.")
+    typer.echo(f"Re-wrapped {swept} data keys; retired KEK version {version}.")
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """KEK versions in the key store, the current one, and how many data keys each wraps."""
+    from lendshield.subjects import rotation
+
+    rt = context.runtime()
+    with rt.sessions() as session:
+        usage = rotation.kek_usage(session, rt)
+    current = rt.keys.current_kek_version()
+    for version, n in usage.items():
+        typer.echo(f"{version}\t{n} data keys" + ("\tcurrent" if version == current else ""))
 
 
 @principals_app.command("create")

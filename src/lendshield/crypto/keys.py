@@ -2,7 +2,9 @@
 
 The local key file is the embedded default; production uses a KMS (see ``crypto.vault``).
 KEKs are versioned: data keys are wrapped under the current version, older versions stay until
-nothing needs them (``lendshield keys rotate``).
+nothing needs them. ``lendshield keys rotate`` makes a new version current and re-wraps; retiring
+an old version is its own, later step (``lendshield keys retire VERSION``), so that a process that
+wrapped a data key under the old version just before the rotation cannot lose it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -29,9 +33,13 @@ KEY_FILE_FORMAT = "lendshield-keys/v1"
 class KeyProvider(Protocol):
     """What the rest of LendShield may ask of a key store. Key bytes of KEKs never leave it."""
 
-    def current_kek_version(self) -> str: ...
+    def current_kek_version(self) -> str:
+        """The version ``wrap`` uses now (as the key store says at the time of the call)."""
+        ...
 
-    def kek_versions(self) -> list[str]: ...
+    def kek_versions(self) -> list[str]:
+        """Every version that can still unwrap (the current one and those not retired)."""
+        ...
 
     def wrap(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
         """Encrypt a data key under the current KEK; returns (kek version, wrapped bytes)."""
@@ -117,7 +125,9 @@ class LocalKeyFile:
         """Reload when another process (``lendshield keys rotate``) has rewritten the file.
 
         A long-running server that kept wrapping under the KEK it loaded at start would create
-        data keys under a version the rotation has already retired: unreadable data.
+        data keys under a version that is no longer current, and that a later retirement removes:
+        unreadable data. The file is replaced (a new inode) on every change, so one ``stat`` per
+        call tells.
         """
         stamp = self._file_stamp()
         if stamp != self._stamp:
@@ -163,14 +173,17 @@ class LocalKeyFile:
         return aead
 
     def current_kek_version(self) -> str:
+        self._refresh()
         return str(self._data["current_kek"])
 
     def kek_versions(self) -> list[str]:
+        self._refresh()
         return sorted(self._keks(), key=int)
 
     def wrap(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
-        self._refresh()
-        version = self.current_kek_version()
+        self._refresh()  # the version current now, not the one current when this process started
+        data = self._data  # one snapshot: the version and its key come from the same file
+        version = str(data["current_kek"])
         nonce = os.urandom(12)
         return version, nonce + self._aead(version).encrypt(nonce, plaintext, aad)
 
@@ -186,9 +199,25 @@ class LocalKeyFile:
         except InvalidTag as exc:
             raise DecryptionFailed() from exc
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This process's lock and the sidecar file lock, with the file read afresh inside both.
+
+        Two processes changing KEKs at once would otherwise each write their own version "N+1"
+        (or undo the other's retirement) over a file the other had already replaced.
+        """
+        with self._lock, open(self._path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._data = self._load()
+                self._aead_cache.clear()
+                yield
+            finally:
+                self._stamp = self._file_stamp()
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def add_kek(self) -> str:
-        with self._lock:
-            self._data = self._load()
+        with self._exclusive():
             version = str(max(int(v) for v in self._keks()) + 1)
             self._keks()[version] = _b64(AESGCM.generate_key(bit_length=256))
             self._data["current_kek"] = version
@@ -196,16 +225,14 @@ class LocalKeyFile:
             return version
 
     def retire_kek(self, version: str) -> None:
-        with self._lock:
-            self._data = self._load()
-            if version == self.current_kek_version():
+        with self._exclusive():
+            if version == str(self._data["current_kek"]):
                 raise KeyUnavailable("the current KEK cannot be retired")
             if version in self._keks():
                 del self._keks()[version]
                 retired = self._data.setdefault("retired_keks", [])
                 assert isinstance(retired, list)
                 retired.append(version)
-                self._aead_cache.pop(version, None)
                 self._save()
 
     def secret(self, name: str) -> bytes:
