@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar, copy_context
 from typing import Annotated, Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: the thread lock alone
+    fcntl = None  # type: ignore[assignment]
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from lendshield.errors import BadRequest, LendShieldError
@@ -42,27 +50,65 @@ _REQUEST_SESSION: ContextVar[Session | None] = ContextVar("lendshield_request_se
 """The session of the request's own unit of work, while a ``OneHopRoute`` holds one open."""
 
 
-_SQLITE_WRITERS: dict[int, threading.RLock] = {}
+class _SQLiteWriters:
+    """The request transactions on one SQLite database queue here, across threads and processes.
+
+    Every transaction on SQLite is ``BEGIN IMMEDIATE`` (``db.make_engine``), so only one runs at
+    a time anyway. A transaction that meets a held write lock inside SQLite sleeps in its busy
+    handler (1, 2, 5, 10 ... 100 ms), and the lock then stands idle while it sleeps: that was
+    most of the p99 under load. Queued on a thread lock, and between API processes on an
+    ``flock`` of a file beside the database, the next transaction starts the moment the last one
+    ends. SQLite's own locking is unchanged and still decides (the CLI, the worker and the jobs
+    do not queue here and are simply served by the busy handler); this only orders the waiting.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._thread = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        if database and database != ":memory:" and fcntl is not None:
+            try:
+                self._fd = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # a read-only directory: the thread lock alone, SQLite's busy handler between processes
+                self._fd = None
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+            except OSError:  # a file system without flock: SQLite's busy handler orders the processes
+                os.close(self._fd)
+                self._fd = None
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _SQLiteWriters] = weakref.WeakKeyDictionary()
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
 
-def _writer_lock(rt: Runtime) -> threading.RLock | None:
-    """On SQLite, one lock per database for this process's request transactions.
-
-    Every transaction on SQLite is ``BEGIN IMMEDIATE`` (``db.make_engine``), so only one runs at a
-    time anyway; threads that meet a held write lock inside SQLite sleep in its busy handler
-    (1, 2, 5, 10 ... ms) and the lock then stands idle while they sleep. Queued on this lock
-    instead, the next transaction starts the moment the last one ends. SQLite's own locking is
-    unchanged and still decides: this lock only orders this process's requests.
-    """
+def _writer_lock(rt: Runtime) -> _SQLiteWriters | None:
+    """On SQLite, the queue of this database's request transactions (``_SQLiteWriters``)."""
     if rt.engine.dialect.name != "sqlite":
         return None
-    key = id(rt.engine)
-    lock = _SQLITE_WRITERS.get(key)
-    if lock is None:
+    engine = rt.engine
+    writers = _SQLITE_WRITERS.get(engine)
+    if writers is None:
         with _SQLITE_WRITERS_GUARD:
-            lock = _SQLITE_WRITERS.setdefault(key, threading.RLock())
-    return lock
+            writers = _SQLITE_WRITERS.get(engine)
+            if writers is None:
+                writers = _SQLITE_WRITERS[engine] = _SQLiteWriters(engine.url.database)
+    return writers
 
 
 @contextmanager
@@ -123,7 +169,8 @@ def _bearer(authorization: str | None) -> str:
 
 def current_principal(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
     token = _bearer(authorization)
-    with rt.sessions() as session:
+    lock = _writer_lock(rt)  # on SQLite this session's BEGIN IMMEDIATE queues with the others
+    with lock if lock is not None else nullcontext(), rt.sessions() as session:
         who = principals.authenticate(session, token, rt.clock.now())
     return who
 
