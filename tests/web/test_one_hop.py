@@ -1,0 +1,138 @@
+"""OneHopRoute answers exactly as FastAPI's own resolution does, in one transaction.
+
+The same endpoint is mounted twice, once as a plain APIRoute and once as a OneHopRoute, and every
+combination of a bad token, a missing purpose and bad parameters must get the same answer from
+both: the token first, then the purpose, then the parameters (FastAPI's order).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+import pytest
+from fastapi import APIRouter, FastAPI, Path, Query
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from sqlalchemy import event
+
+from lendshield.runtime import Runtime
+from lendshield.web import problem
+from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, _SQLiteWriters, unit_of_work
+
+ItemId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
+GOOD_ID = "00000000-0000-4000-8000-000000000000"
+
+
+class ProbeOut(BaseModel):
+    item: str
+    who: str
+    purpose: str
+    tags: list[str]
+
+
+def probe(
+    item_id: ItemId, rt: RuntimeDep, who: PrincipalDep, purpose: PurposeDep, tags: Annotated[list[str] | None, Query(max_length=2)] = None
+) -> ProbeOut:
+    with unit_of_work(rt) as session:
+        session.connection()
+    return ProbeOut(item=item_id, who=who.name, purpose=purpose, tags=tags or [])
+
+
+@pytest.fixture
+def twin(rt: Runtime) -> Iterator[TestClient]:
+    app = FastAPI()
+    app.state.runtime = rt
+    problem.install(app)
+    plain = APIRouter(prefix="/plain", route_class=APIRoute)
+    one_hop = APIRouter(prefix="/one-hop", route_class=OneHopRoute)
+    for router in (plain, one_hop):
+        router.add_api_route("/{item_id}", probe, methods=["GET"], response_model=ProbeOut)
+        app.include_router(router)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def _answer(client: TestClient, prefix: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    resp = client.get(f"/{prefix}/{path}", headers=headers)
+    return resp.status_code, resp.json()
+
+
+@pytest.mark.parametrize("token", ["good", "unknown", "malformed", "missing"])
+@pytest.mark.parametrize("purpose", ["loan_servicing", "  ", None])
+@pytest.mark.parametrize("path", [GOOD_ID, "not-a-uuid", f"{GOOD_ID}?tags=a&tags=b&tags=c", f"{GOOD_ID}?tags=a"])
+def test_same_answers_as_fastapi(twin: TestClient, make_actor, token: str, purpose: str | None, path: str) -> None:  # type: ignore[no-untyped-def]
+    actor = make_actor("loan_system", name="probe")
+    headers = {
+        "good": actor.headers,
+        "unknown": {"Authorization": "Bearer lsk_0123456789abcdef.nope"},
+        "malformed": {"Authorization": "Basic abc"},
+        "missing": {},
+    }[token]
+    if purpose is not None:
+        headers = headers | {"X-Purpose": purpose}
+    plain = _answer(twin, "plain", path, headers)
+    one_hop = _answer(twin, "one-hop", path, headers)
+    assert one_hop == plain
+    if token != "good":
+        assert one_hop[0] == 401
+    elif purpose != "loan_servicing":
+        assert one_hop[0] == 400
+    elif path == GOOD_ID or path.endswith("tags=a"):
+        assert one_hop[0] == 200
+        assert one_hop[1]["who"] == "probe"
+    else:
+        assert one_hop[0] == 422
+
+
+def test_token_and_endpoint_share_one_transaction(twin: TestClient, rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
+    actor = make_actor("loan_system")
+    begins: list[str] = []
+    event.listen(rt.engine, "begin", lambda _conn: begins.append("begin"))
+    assert twin.get(f"/plain/{GOOD_ID}", headers=actor.headers | {"X-Purpose": "loan_servicing"}).status_code == 200
+    plain = len(begins)
+    assert twin.get(f"/one-hop/{GOOD_ID}", headers=actor.headers | {"X-Purpose": "loan_servicing"}).status_code == 200
+    assert plain == 2  # FastAPI's resolution: the token's own session, then the endpoint's
+    assert len(begins) - plain == 1
+
+
+def test_masked_read_is_one_transaction_and_a_refusal_keeps_its_entry(client: TestClient, rt: Runtime, make_actor, row_counts) -> None:  # type: ignore[no-untyped-def]
+    writer = make_actor("loan_system")
+    sid = client.post("/v1/subjects", json={"fields": {"mobile": "13812345678"}}, headers=writer.headers).json()["id"]
+    begins: list[str] = []
+    event.listen(rt.engine, "begin", lambda _conn: begins.append("begin"))
+    ok = client.get(f"/v1/subjects/{sid}", headers=writer.headers | {"X-Purpose": "loan_servicing"})
+    assert ok.status_code == 200
+    assert ok.headers["content-type"] == "application/json"
+    assert ok.json()["fields"]["mobile"]["shown"] == "mask"
+    assert len(begins) == 1
+    before = row_counts()["ledger_entries"]
+    refused = client.get(f"/v1/subjects/{sid}", headers=writer.headers | {"X-Purpose": "marketing"})
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert row_counts()["ledger_entries"] == before + 1  # the refusal is written down, in the request's one transaction
+    missing = client.get(f"/v1/subjects/{GOOD_ID}", headers=writer.headers | {"X-Purpose": "loan_servicing"})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert "x-request-id" in missing.headers
+
+
+def test_sqlite_writers_queue_across_open_files(tmp_path: FilePath) -> None:
+    # Two instances open the lock file separately, as two API processes do: flock orders them.
+    database = str(tmp_path / "lendshield.db")
+    first, second = _SQLiteWriters(database), _SQLiteWriters(database)
+    entered = threading.Event()
+
+    def take_second() -> None:
+        with second:
+            entered.set()
+
+    with first, first:  # re-entrant within a thread
+        waiter = threading.Thread(target=take_second)
+        waiter.start()
+        assert not entered.wait(0.3)
+    assert entered.wait(5)
+    waiter.join()
