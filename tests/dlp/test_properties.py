@@ -10,6 +10,7 @@ import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum import luhn
+from stdnum.cn import uscc as stdnum_uscc
 
 from lendshield.catalog import FieldInvalid
 from lendshield.catalog import validators as catalog
@@ -81,3 +82,57 @@ def test_corrupted_check_digits_are_never_found(seed: int) -> None:
     for kind, make in (("resident_id", syn.resident_id), ("bank_card", syn.bank_card), ("uscc", syn.uscc)):
         bad = syn.corrupt_check(make(rng))
         assert kind not in {f.type for f in SCANNER.scan(f"值 {bad} 止")}
+
+
+def _parsed_fixed_line(national: str) -> bool:
+    try:
+        parsed = phonenumbers.parse("0" + national, "CN")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(parsed) and phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    area=st.sampled_from(["10", "20", "21", "28", "311", "379", "433", "571", "755", "851", "898", "0", "1", "9", ""]),
+    rest=st.text(alphabet="0123456789", min_size=4, max_size=11),
+)
+def test_fixed_line_plan_from_metadata_agrees_with_parsing(area: str, rest: str) -> None:
+    national = (area + rest)[:11]
+    assert checks._cn_fixed_line(national) == _parsed_fixed_line(national)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.sampled_from(["91", "92", "11", "12", "51", "A1", "N2", "Y1", "93"]),
+    division=st.sampled_from(["110000", "310104", "440305", "100000", "990000", "12345A"]),
+    rest=st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXYIOSVZ", min_size=10, max_size=10),
+    fix=st.booleans(),
+)
+def test_uscc_check_character_agrees_with_stdnum(head: str, division: str, rest: str, fix: bool) -> None:
+    code = head + division + rest
+    if fix and all(c in checks._USCC_ALPHABET for c in code[:17]):  # the right check character, half the time
+        code = code[:17] + stdnum_uscc.calc_check_digit(code[:17])
+    reference = code[1] in checks._USCC_KINDS.get(code[0], "") and code[2:4] in checks._USCC_DIVISIONS and stdnum_uscc.is_valid(code)
+    assert (checks.uscc(code) is not None) == reference
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    born=st.dates(min_value=date(1870, 1, 1), max_value=date(2030, 12, 31)),
+    today=st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31)),
+    area=st.sampled_from(syn.AREA_CODES),
+    legacy=st.booleans(),
+)
+def test_resident_id_birth_date_window_by_set_look_up(born: date, today: date, area: str, legacy: bool) -> None:
+    if legacy:
+        value = f"{area}{born:%y%m%d}123"
+        expected = date(1900 + born.year % 100, born.month, born.day) <= today  # legacy IDs are 19xx
+    else:
+        body = f"{area}{born:%Y%m%d}123"
+        value = body + syn.resident_id_check(body)
+        expected = date(1880, 1, 1) <= born <= today
+    assert (checks.resident_id(value, today) is not None) == expected

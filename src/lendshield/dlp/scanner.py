@@ -78,7 +78,7 @@ class Scanner:
         self.engine = make_engine(engine) if isinstance(engine, str) else engine
         self._today: date = (clock or SystemClock()).now().date()
         checkers = {kind: _checker(kind, self._today) for kind in self.config.types}
-        self._checkers = [[(kind, checkers[kind], -PRIORITY[kind]) for kind in spec.types] for spec in pattern_specs()]
+        self._checkers = [[(kind, *checkers[kind], -PRIORITY[kind]) for kind in spec.types] for spec in pattern_specs()]
         self._window = self.config.context_window
         self._rules = self.config.types
         self._boosted = {kind: round(min(1.0, rule.base + rule.boost), 3) for kind, rule in self._rules.items()}
@@ -164,8 +164,8 @@ class Scanner:
             if end > limit:
                 continue
             value = text[start:end]
-            for kind, check, rank in checkers[index]:
-                normalized = check(value, text, start, end)
+            for kind, check, around, rank in checkers[index]:
+                normalized = check(value) if check is not None else around(value, text, start, end)
                 if normalized is not None:
                     append((start, start - end, rank, kind, end, normalized))
                     break
@@ -175,23 +175,28 @@ class Scanner:
 Check = Callable[[str, str, int, int], "str | None"]
 
 
-def _checker(kind: PiiType, today: date) -> Check:
-    """The check of one type, as ``(value, text, start, end) -> canonical value or None``."""
+def _checker(kind: PiiType, today: date) -> tuple[Callable[[str], str | None] | None, Check]:
+    """The check of one type: ``value -> canonical value or None``, or, for the types that look
+    at the characters around the value, ``(value, text, start, end) -> ...``."""
     simple = _SIMPLE_CHECKS.get(kind)
     if simple is not None:
-        return lambda value, _text, _start, _end: simple(value)
+        return simple, _unused
     if kind == "resident_id":
-        return lambda value, _text, _start, _end: checks.resident_id(value, today)
+        return lambda value: checks.resident_id(value, today), _unused
     if kind in ("ipv4", "ipv6"):
         near = checks.ipv4 if kind == "ipv4" else checks.ipv6
 
         def with_neighbours(value: str, text: str, start: int, end: int) -> str | None:
             return near(value, text[start - 1] if start > 0 else "", text[end] if end < len(text) else "")
 
-        return with_neighbours
+        return None, with_neighbours
     if kind == "passport":
-        return lambda value, _text, _start, _end: value.upper()
-    return lambda value, _text, _start, _end: value  # address, person_name: the pattern is the check
+        return str.upper, _unused
+    return str, _unused  # address, person_name: the pattern is the check (str() of a str is itself)
+
+
+def _unused(_value: str, _text: str, _start: int, _end: int) -> str | None:
+    raise AssertionError("the one-argument check is used")  # pragma: no cover
 
 
 _SIMPLE_CHECKS: dict[str, Callable[[str], str | None]] = {
