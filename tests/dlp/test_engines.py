@@ -96,3 +96,29 @@ def test_context_next_to_a_dotted_capital_i_is_what_the_pattern_says() -> None:
 def test_an_international_prefix_with_no_country_is_no_landline_and_no_error() -> None:
     scanner = Scanner(engine="re", clock=CLOCK)
     assert [f.type for f in scanner.scan("电话 0099-1234567，传真 009-91234567")] == []
+
+
+def _all_digit_uscc(rng: random.Random) -> str:
+    from stdnum.cn import uscc
+
+    while True:
+        body = "91" + rng.choice(syn.AREA_CODES) + "".join(rng.choice("0123456789") for _ in range(9))
+        check = uscc.calc_check_digit(body)
+        if check.isdigit():
+            return body + check
+
+
+def test_a_code_of_digits_only_is_a_uscc_through_the_eighteen_digit_pattern() -> None:
+    # The uscc pattern leaves codes of 17 digits and a digit (or X) to digits18, which tries a
+    # resident ID, then a USCC, then a card: the same readings as before, one candidate fewer.
+    rng = random.Random(14)
+    engines = ("re", "hyperscan") if hyperscan_available() else ("re",)
+    for _ in range(20):
+        code = _all_digit_uscc(rng)
+        lettered = code[:10] + "A" + code[11:17]
+        from stdnum.cn import uscc
+
+        lettered += uscc.calc_check_digit(lettered)
+        for engine in engines:
+            scanner = Scanner(engine=engine, clock=CLOCK)
+            assert [(f.type, f.value) for f in scanner.scan(f"信用代码 {code}，另 {lettered}")] == [("uscc", code), ("uscc", lettered)]

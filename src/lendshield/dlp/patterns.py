@@ -28,6 +28,9 @@ _UNIT = r"(?:\d{1,5}(?:号楼|栋|幢|单元|层|室|楼|号))*"
 _NAME_CONTEXT = "紧急联系人|联系人|借款人|担保人|申请人|债务人|被催收人|持卡人|开户名|收件人|收货人|客户姓名|姓名|配偶"
 # What may follow a name: anything not a Chinese character, or a word that starts a new item.
 _NAME_END = f"(?:[^{CJK}]|先生|女士|小姐|同志|电话|手机|身份|证件|住址|地址|住在|现住|的|于|在|已|欠|借|逾期|申请|名下|性别|年龄)"
+_USCC_TAIL = "[0-9A-HJ-NPQRTUWXY]"  # characters 9-18 of a unified social credit code
+# Characters 9-18 with a letter among them, other than a final X: the first letter at each place.
+_USCC_LETTERED = "(?:" + "|".join(("\\d" * k) + f"[A-HJ-NPQRTUWXY]{_USCC_TAIL}{{{9 - k}}}" for k in range(9)) + "|\\d{9}[A-HJ-NPQRTUWY])"
 _ADDRESS_CONTEXT = "家庭住址|现住址|户籍地址|单位地址|通讯地址|收货地址|居住地址|住址|地址|居住地|户籍地"
 
 
@@ -91,7 +94,11 @@ def pattern_specs() -> tuple[PatternSpec, ...]:
         PatternSpec("resident_id_spaced", ("resident_id",), r"\b\d{6}[ -]\d{8}[ -]\d{3}[\dXx]\b", 20, exact=True),
         PatternSpec("card", ("bank_card",), r"\b(?:\d{16,17}|\d{19})\b", 19, exact=True),
         PatternSpec("card_spaced", ("bank_card",), r"\b\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?\b", 23, exact=True),
-        PatternSpec("uscc", ("uscc",), r"\b[1-9ANY][1-9]\d{6}[0-9A-HJ-NPQRTUWXY]{10}\b", 18, exact=True),
+        # Codes that are 17 digits and a digit or X are digits18's, which tries uscc too: here
+        # only codes with a letter, so that every ID and card is not a second candidate.
+        PatternSpec(
+            "uscc", ("uscc",), f"\\b(?:[ANY][1-9]\\d{{6}}{_USCC_TAIL}{{10}}|[1-9]{{2}}\\d{{6}}{_USCC_LETTERED})\\b", 18, exact=True
+        ),
         PatternSpec("mobile", ("mobile",), r"(?:\+86[ -]?|\b0086[ -]?|\b86[ -]?|\b)1[3-9]\d(?:[ -]?\d{4}){2}\b", 19, exact=True),
         PatternSpec("landline", ("landline",), r"(?:\(0\d{2,3}\)|\b0\d{2,3})[ -]?\d{7,8}\b", 16, exact=True),
         PatternSpec(
