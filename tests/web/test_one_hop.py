@@ -13,12 +13,13 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, FastAPI, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import event
 
+from lendshield.errors import Forbidden
 from lendshield.runtime import Runtime
 from lendshield.web import problem
 from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, _SQLiteWriters, unit_of_work
@@ -136,3 +137,21 @@ def test_sqlite_writers_queue_across_open_files(tmp_path: FilePath) -> None:
         assert not entered.wait(0.3)
     assert entered.wait(5)
     waiter.join()
+
+
+def test_an_inclusion_dependency_is_never_skipped(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
+    # A router included with dependencies of its own gets FastAPI's own handler, which runs them.
+    def refuse() -> None:
+        raise Forbidden("the inclusion's own dependency ran")
+
+    app = FastAPI()
+    app.state.runtime = rt
+    problem.install(app)
+    router = APIRouter(prefix="/guarded", route_class=OneHopRoute)
+    router.add_api_route("/{item_id}", probe, methods=["GET"], response_model=ProbeOut)
+    app.include_router(router, dependencies=[Depends(refuse)])
+    actor = make_actor("loan_system")
+    with TestClient(app) as client:
+        resp = client.get(f"/guarded/{GOOD_ID}", headers=actor.headers | {"X-Purpose": "loan_servicing"})
+    assert resp.status_code == 403
+    assert resp.json()["detail"] == "the inclusion's own dependency ran"

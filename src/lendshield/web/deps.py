@@ -24,6 +24,7 @@ except ImportError:  # Windows: the thread lock alone
     fcntl = None  # type: ignore[assignment]
 
 from fastapi import Depends, Header, Request, Response
+from fastapi import routing as fastapi_routing
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.routing import APIRoute
@@ -212,7 +213,12 @@ class OneHopRoute(APIRoute):
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        dependant = self.dependant
+        # A route included through a router is built once per inclusion, with that inclusion's
+        # dependant (its dependencies included), as FastAPI's own APIRoute.get_route_handler does.
+        effective = getattr(fastapi_routing, "_effective_route_context_var", None)
+        context = effective.get() if effective is not None else None
+        route: Any = context if context is not None and getattr(context, "original_route", None) is self else self
+        dependant = route.dependant
         endpoint = dependant.call
         calls = [sub.call for sub in dependant.dependencies]
         if (
@@ -223,6 +229,9 @@ class OneHopRoute(APIRoute):
             or dependant.request_param_name
             or dependant.response_param_name
             or dependant.background_tasks_param_name
+            or dependant.http_connection_param_name
+            or dependant.websocket_param_name
+            or dependant.security_scopes_param_name
             or current_principal not in calls
             or not set(calls) <= _ONE_HOP_DEPENDENCIES
             or inspect.iscoroutinefunction(endpoint)
@@ -230,8 +239,8 @@ class OneHopRoute(APIRoute):
             return super().get_route_handler()
         steps = [(sub.name, sub.call) for sub in dependant.dependencies]
         path_params, query_params = dependant.path_params, dependant.query_params
-        response_field = self.response_field
-        status_code = self.status_code or 200
+        response_field = route.response_field
+        status_code = route.status_code or 200
         call: Callable[..., Any] = endpoint
 
         def run(rt: Runtime, authorization: str | None, x_purpose: str | None, values: dict[str, Any], errors: list[Any]) -> Response:
