@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from lendshield import ledger
-from lendshield.db.engine import UnitSession, statement_connection
+from lendshield.db.engine import UnitSession, statement_lane
 from lendshield.ledger.models import LedgerEntryRow, LedgerHead
 from lendshield.ledger.prepared import Prepared
 from lendshield.principals.models import PrincipalRow
@@ -53,13 +53,13 @@ def test_statements_alone_commit_and_roll_back(rt: Runtime) -> None:
 
 def test_one_connection_per_unit_of_work(rt: Runtime) -> None:
     with rt.sessions() as session:
-        first = statement_connection(session)
+        first = statement_lane(session)
         ledger.append(session, _entry(1))
-        assert statement_connection(session) is first
-        assert session.connection() is first  # the ORM joins the lane's transaction
+        assert statement_lane(session) is first
+        assert session.connection().connection.dbapi_connection is first.dbapi  # the ORM joins the lane
         session.commit()
-        again = statement_connection(session)  # a new transaction after the commit
-        assert again.in_transaction()
+        again = statement_lane(session)  # a new transaction after the commit
+        assert again is not first
         session.rollback()
 
 
@@ -99,7 +99,7 @@ def test_statements_after_the_orm_use_its_connection(rt: Runtime) -> None:
     with rt.sessions() as session:
         session.add(_principal(4))
         session.flush()
-        assert statement_connection(session) is session.connection()
+        assert statement_lane(session).dbapi is session.connection().connection.dbapi_connection
         ledger.append(session, _entry(1))
         session.commit()
     assert _entries(rt) == 1
@@ -108,8 +108,8 @@ def test_statements_after_the_orm_use_its_connection(rt: Runtime) -> None:
 def test_a_failed_statement_leaves_the_unit_of_work_to_roll_back(rt: Runtime) -> None:
     with rt.sessions() as session:
         ledger.append(session, _entry(1))
-        with pytest.raises(DBAPIError, match=r"no such table|does not exist"):
-            statement_connection(session).exec_driver_sql("SELECT * FROM no_such_table")
+        with pytest.raises(DBAPIError, match=r"no such column|does not exist"):
+            Prepared(select(LedgerHead.next_seq).where(LedgerHead.id == 1).where(text("no_such_column = 1"))).run(session)
         session.rollback()
     assert _entries(rt) == 0
     with rt.sessions() as session:

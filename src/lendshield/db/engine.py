@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -38,54 +40,88 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # Straight to the driver: this runs once per transaction, and SQLAlchemy's statement
-            # machinery would cost more than the statement itself.
-            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+            # machinery would cost more than the statement itself. A unit of work's lane may have
+            # begun it already (``UnitSession``).
+            _begin(conn.dialect, conn.connection.dbapi_connection)
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+def _begin(dialect: Dialect, dbapi_conn: Any) -> None:
+    """Begin a transaction on a driver connection: ``BEGIN IMMEDIATE`` on SQLite (ours to send,
+    see ``make_engine``); PostgreSQL's driver begins one by itself before the first statement."""
+    if dialect.name == "sqlite" and not dbapi_conn.in_transaction:
+        dbapi_conn.execute("BEGIN IMMEDIATE")
+
+
+class Lane:
+    """A driver connection in a unit of work's transaction, for precompiled statements."""
+
+    __slots__ = ("_invalidate", "dbapi", "dialect")
+
+    def __init__(self, dialect: Dialect, dbapi: Any, invalidate: Callable[[BaseException], None]) -> None:
+        self.dialect = dialect
+        self.dbapi = dbapi
+        self._invalidate = invalidate
+
+    def invalidate(self, exc: BaseException) -> None:
+        """The connection was found dead: never hand it out again."""
+        self._invalidate(exc)
+
+    @classmethod
+    def of(cls, conn: Connection) -> Lane:
+        return cls(conn.dialect, conn.connection.dbapi_connection, conn.invalidate)
+
+
 class UnitSession(Session):
     """A Session whose precompiled statements (``ledger.prepared``) can run without the ORM.
 
-    A request's read path issues only a few Core statements; SQLAlchemy's session transaction
+    A request's read path issues only a few Core statements; SQLAlchemy's transaction machinery
     around them (autobegin, connection bookkeeping, commit, close) costs more than the statements
     and the commit together. So the first statement of a unit of work that has not touched the
-    ORM opens a *lane*: one pooled connection with its transaction begun (``BEGIN IMMEDIATE`` on
-    SQLite), which every later statement of the unit of work reuses. ``commit``, ``rollback`` and
-    ``close`` end the lane's transaction straight on that connection.
+    ORM opens a *lane*: one pooled driver connection with its transaction begun (``BEGIN
+    IMMEDIATE`` on SQLite), which every later statement of the unit of work reuses; ``commit``,
+    ``rollback`` and ``close`` end that transaction straight on the driver.
 
-    The ORM and the lane never hold two connections: while a lane is open, ``get_bind`` names it,
-    so anything the ORM does (a query, a flush) joins the lane's transaction and, with
-    ``join_transaction_mode="control_fully"``, commits or rolls it back exactly as its own. When
-    the ORM began first, statements run on the ORM's connection instead. Session events
-    (``before_commit`` and the like) fire only when the ORM took part; nothing listens to them.
+    The ORM and the lane never hold two connections: while a lane is open, ``get_bind`` names a
+    Connection over the lane's driver connection, so anything the ORM does (a query, a flush)
+    runs in the lane's transaction, and from then on the ORM commits or rolls it back as its own.
+    When the ORM began first, statements run on the ORM's connection. Session events (such as
+    ``before_commit``) fire only when the ORM took part; nothing in LendShield listens to them.
     """
 
-    _lane: Connection | None = None
+    _lane: Lane | None = None
+    _raw: PoolProxiedConnection | None = None  # the lane's pooled connection
+    _joined: Connection | None = None  # the same connection as the ORM sees it, once it takes part
 
-    def statement_connection(self) -> Connection:
-        """The connection, in this unit of work's transaction, that statements run on."""
+    def lane(self) -> Lane:
+        """The driver connection, in this unit of work's transaction, that statements run on."""
         lane = self._lane
         if lane is not None:
             return lane
         engine = self.bind
         if self.in_transaction() or not isinstance(engine, Engine):
-            return self.connection()  # the ORM began first: one connection, the ORM's
-        lane = engine.connect()
+            return Lane.of(self.connection())  # the ORM began first: one connection, the ORM's
+        raw = engine.raw_connection()
         try:
-            lane.begin()
+            _begin(engine.dialect, raw.dbapi_connection)
         except BaseException:
-            lane.close()
+            raw.close()
             raise
-        self._lane = lane
+        self._raw = raw
+        self._lane = lane = Lane(engine.dialect, raw.dbapi_connection, raw.invalidate)
         return lane
 
     def get_bind(self, mapper: Any = None, **kw: Any) -> Engine | Connection:
-        lane = self._lane
-        if lane is not None and kw.get("bind") is None:
-            return lane
-        return super().get_bind(mapper, **kw)
+        raw = self._raw
+        if raw is None or kw.get("bind") is not None:
+            return super().get_bind(mapper, **kw)
+        if self._joined is None:
+            engine = self.bind
+            assert isinstance(engine, Engine)
+            self._joined = Connection(engine, connection=raw)  # its begin finds the transaction open
+        return self._joined
 
     def commit(self) -> None:
         lane = self._lane
@@ -93,46 +129,51 @@ class UnitSession(Session):
             super().commit()
             return
         try:
-            if self.in_transaction() or self.new or self.dirty or self.deleted:
-                super().commit()  # flushes into the lane; control_fully commits its transaction
-            if lane.in_transaction():
-                lane.commit()
+            if self._joined is not None or self.in_transaction() or len(self.identity_map) or self.new or self.deleted:
+                super().commit()  # flushes into the lane; once joined, the ORM commits the transaction
+            if self._joined is None:
+                lane.dbapi.commit()
         finally:
             self._end_lane()
 
     def rollback(self) -> None:
-        if self._lane is None:
+        lane = self._lane
+        if lane is None:
             super().rollback()
             return
         try:
             super().rollback()
-        finally:
-            self._end_lane()  # closing the connection rolls back whatever is left
-
-    def close(self) -> None:
-        try:
-            super().close()
+            if self._joined is None:
+                lane.dbapi.rollback()
         finally:
             self._end_lane()
 
+    def close(self) -> None:
+        try:
+            if self._lane is None or self._joined is not None or self.in_transaction() or len(self.identity_map):
+                super().close()
+        finally:
+            self._end_lane()  # back to the pool, which rolls back whatever is left
+
     def _end_lane(self) -> None:
-        lane, self._lane = self._lane, None
-        if lane is not None:
-            lane.close()
+        raw, joined = self._raw, self._joined
+        self._lane = self._raw = self._joined = None
+        if joined is not None:
+            joined.close()  # returns ``raw`` to the pool
+        elif raw is not None:
+            raw.close()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[UnitSession]:
     return sessionmaker(bind=engine, class_=UnitSession, expire_on_commit=False, autoflush=True, join_transaction_mode="control_fully")
 
 
-def statement_connection(session: Session | Connection) -> Connection:
-    """The connection of ``session``'s transaction (begun) for a Core statement: the lane of a
-    ``UnitSession``, else ``session.connection()``; a Connection is returned as it is."""
+def statement_lane(session: Session | Connection) -> Lane:
+    """The driver connection of ``session``'s transaction (begun) for a precompiled statement: the
+    lane of a ``UnitSession``, else that of ``session.connection()`` or of the Connection given."""
     if isinstance(session, UnitSession):
-        return session.statement_connection()
-    if isinstance(session, Session):
-        return session.connection()
-    return session
+        return session.lane()
+    return Lane.of(session.connection() if isinstance(session, Session) else session)
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:

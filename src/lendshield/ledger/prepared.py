@@ -23,7 +23,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-from lendshield.db.engine import statement_connection
+from lendshield.db.engine import Lane, statement_lane
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +53,15 @@ class Prepared:
         positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
         return _Compiled(str(compiled), positional, dict(compiled.params), processors)
 
-    def run(self, session: Session | Connection, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+    def run(self, session: Session | Connection | Lane, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         """Execute with ``params`` (by bind name) and return every row the driver gives back.
 
-        Given a session, runs on its unit of work's connection (``db.statement_connection``:
-        beginning its transaction, BEGIN IMMEDIATE on SQLite); given a connection, runs on it.
+        Given a session, runs on its unit of work's connection (``db.engine.statement_lane``:
+        beginning its transaction, BEGIN IMMEDIATE on SQLite); given a connection or a lane
+        already looked up, runs on it.
         """
-        conn = statement_connection(session)
-        dialect = conn.dialect
+        lane = session if isinstance(session, Lane) else statement_lane(session)
+        dialect = lane.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
             compiled = self._by_dialect[dialect.name] = self._compile(dialect)
@@ -68,8 +69,7 @@ class Prepared:
         for name, proc in compiled.processors.items():
             values[name] = proc(values[name])
         args: Any = tuple(values[n] for n in compiled.positional) if compiled.positional is not None else values
-        dbapi_conn = conn.connection.dbapi_connection
-        assert dbapi_conn is not None
+        dbapi_conn = lane.dbapi
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(compiled.sql, args)
@@ -79,7 +79,7 @@ class Prepared:
             # callers, and a connection found dead is invalidated so the pool never hands it out.
             disconnect = dialect.is_disconnect(exc, dbapi_conn, cursor)
             if disconnect:
-                conn.invalidate(exc)
+                lane.invalidate(exc)
             raise DBAPIError.instance(
                 compiled.sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnect, dialect=dialect
             ) from exc

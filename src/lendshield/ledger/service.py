@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session
 
-from lendshield.db.engine import statement_connection
+from lendshield.db.engine import statement_lane
 from lendshield.ledger.entry import Entry, leaf_hash
 from lendshield.ledger.models import LedgerEntryRow, LedgerHead
 from lendshield.ledger.prepared import Prepared
@@ -25,7 +25,7 @@ def append(session: Session, entry: Entry) -> int:
     serialises appenders until commit, so sequence numbers have no gaps and an entry exists only
     if the effect it records was committed with it.
     """
-    conn = statement_connection(session)
+    conn = statement_lane(session)
     seq = int(_NEXT.run(conn)[0][0]) - 1
     body = entry.canonical(seq)
     _INSERT.run(
