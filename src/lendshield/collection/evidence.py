@@ -36,7 +36,7 @@ def for_subject(session: Session, rt: Runtime, subject_id: str) -> list[Evidence
     out = []
     for c in contacts:
         text = records.open_record(session, rt, subject_id, f"contact:{c.id}", c.text_sealed).decode() if c.text_sealed else None
-        relation = "本人" if c.target_role == "debtor" else (subjects.relation_of(session, subject_id, c.target_id) or c.target_role)
+        relation = "本人" if c.target_role == "debtor" else (subjects.relation_of(session, rt, subject_id, c.target_id) or c.target_role)
         record: dict[str, Any] = {
             "contact_id": c.id,
             "loan_id": c.loan_id,

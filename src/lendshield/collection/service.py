@@ -83,18 +83,18 @@ def loan_for_contact(session: Session, who: Principal, loan_id: str) -> LoanRow:
     return loan
 
 
-def targets(session: Session, loan: LoanRow) -> list[Target]:
+def targets(session: Session, rt: Runtime, loan: LoanRow) -> list[Target]:
     """Who may be contacted about a loan, at most: the debtor, guarantors, emergency contacts."""
     out = [Target(loan.borrower_id, "debtor", "本人")]
-    for contact_id, relation in subjects.contacts_of(session, loan.borrower_id):
+    for contact_id, relation in subjects.contacts_of(session, rt, loan.borrower_id):
         role: TargetRole = "guarantor" if relation.strip().lower() in GUARANTOR_RELATIONS else "third_party"
         out.append(Target(contact_id, role, relation))
     return out
 
 
-def _target(session: Session, loan: LoanRow, target_id: str | None) -> Target:
+def _target(session: Session, rt: Runtime, loan: LoanRow, target_id: str | None) -> Target:
     wanted = target_id or loan.borrower_id
-    for t in targets(session, loan):
+    for t in targets(session, rt, loan):
         if t.id == wanted:
             return t
     raise InvalidInput("target_id: not the borrower or one of the borrower's linked contacts", path="target_id")
@@ -285,7 +285,7 @@ def start_contact(
         raise InvalidInput("text: a message needs text", path="text")
     if text is not None and len(text) > MAX_TEXT:
         raise InvalidInput(f"text: at most {MAX_TEXT} characters", path="text")
-    target = _target(session, loan, target_id)
+    target = _target(session, rt, loan, target_id)
     rule_set = rules(rt)
     preset_name, blocked = check_attempt(session, rt, who, loan, target, channel, rule_set)
     if blocked is not None:
@@ -342,7 +342,7 @@ def record_visit(session: Session, rt: Runtime, who: Principal, loan_id: str, *,
             raise InvalidInput("participants: every participant must be a collector", path="participants")
     if len(notes) > MAX_TEXT:
         raise InvalidInput(f"notes: at most {MAX_TEXT} characters", path="notes")
-    target = _target(session, loan, None)
+    target = _target(session, rt, loan, None)
     rule_set = rules(rt)
     preset_name, blocked = check_attempt(session, rt, who, loan, target, "visit", rule_set)
     if blocked is not None:

@@ -76,7 +76,11 @@ class TokenRow(Base):
 
 
 class SubjectLinkRow(Base):
-    """An emergency contact (a subject of their own) linked to a borrower."""
+    """An emergency contact (a subject of their own) linked to a borrower.
+
+    The relation is sealed under the contact's data key (``subjects.links``); NULL only for a
+    contact crypto-shredded before relations were sealed, whose relation was then dropped.
+    """
 
     __tablename__ = "subject_links"
     __table_args__ = (UniqueConstraint("borrower_id", "contact_id"),)
@@ -84,4 +88,4 @@ class SubjectLinkRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     borrower_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
     contact_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
-    relation: Mapped[str] = mapped_column(String(32))
+    relation_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -25,13 +25,12 @@ from lendshield.policy.engine import NO_PURPOSE, UNKNOWN_PURPOSE
 from lendshield.policy.facts import facts_for
 from lendshield.principals import Principal
 from lendshield.runtime import Runtime
-from lendshield.subjects import vault
+from lendshield.subjects import links, vault
 from lendshield.subjects.errors import NotIndexed, PurposeRefused, ReadDenied, ReasonRequired, TokenNotFound
 from lendshield.subjects.models import (
     BlindIndexRow,
     FieldValueRow,
     SubjectKeyRow,
-    SubjectLinkRow,
     SubjectRow,
     TokenRow,
 )
@@ -171,7 +170,7 @@ def create_subject(
     contact_ids = []
     for relation, values in clean_contacts:
         contact_id = _create_one(session, rt, who, "contact", values, synthetic, timezone)
-        session.add(SubjectLinkRow(borrower_id=subject_id, contact_id=contact_id, relation=relation))
+        links.add_link(session, rt, subject_id, contact_id, relation)  # the relation sealed under the contact's key
         contact_ids.append(contact_id)
     session.flush()
     return subject_id, contact_ids
@@ -588,8 +587,9 @@ def shred(session: Session, rt: Runtime, who: Principal, subject_id: str, *, rea
     )
 
 
-def contacts_of(session: Session, borrower_id: str) -> list[tuple[str, str]]:
-    return [(r.contact_id, r.relation) for r in session.scalars(select(SubjectLinkRow).where(SubjectLinkRow.borrower_id == borrower_id))]
+def contacts_of(session: Session, rt: Runtime, borrower_id: str) -> list[tuple[str, str]]:
+    """(contact id, relation) of a borrower's live emergency contacts (``links.contacts_of``)."""
+    return links.contacts_of(session, rt, borrower_id)
 
 
 def require_live(session: Session, subject_id: str) -> None:
@@ -602,8 +602,6 @@ def timezone_of(session: Session, subject_id: str) -> str:
     return vault.live_subject(session, subject_id).timezone
 
 
-def relation_of(session: Session, borrower_id: str, contact_id: str) -> str | None:
+def relation_of(session: Session, rt: Runtime, borrower_id: str, contact_id: str) -> str | None:
     """How an emergency contact or guarantor is linked to a borrower; None when not linked."""
-    return session.scalar(
-        select(SubjectLinkRow.relation).where(SubjectLinkRow.borrower_id == borrower_id, SubjectLinkRow.contact_id == contact_id)
-    )
+    return links.relation_of(session, rt, borrower_id, contact_id)
