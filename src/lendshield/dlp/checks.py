@@ -153,12 +153,15 @@ def _mobile_block_valid(block: str) -> bool:
     # The number plan decides validity by the leading digits; phonenumbers' CN mobile patterns
     # look at no more than the first five (1740x, 1610x), so the answer for a 5-digit block
     # holds for every number in it (a test compares the two on generated numbers).
-    parsed = phonenumbers.parse("+86" + block + "000000", None)
-    kind = phonenumbers.number_type(parsed)
-    return phonenumbers.is_valid_number(parsed) and kind in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    )
+    # What number_type(parse("+86" + block + "000000")) says, from the metadata (a test
+    # compares the two): mobile, or fixed line or mobile.
+    national = block + "000000"
+    general, earlier, fixed, mobile_desc, same = _cn_descriptions()
+    if not general(national) or any(test(national) for test in earlier):
+        return False
+    if fixed(national):
+        return same or mobile_desc(national)
+    return not same and mobile_desc(national)
 
 
 def mobile(value: str) -> str | None:
@@ -197,7 +200,7 @@ def _cn_fixed_line(national: str) -> bool:
     mobile), from phonenumbers' CN metadata without parsing: a test compares the two."""
     if national[:1] == "0":  # "00" is the international prefix: parsing does more than drop a 0
         return _parsed_fixed_line("0" + national)
-    general, earlier, fixed = _cn_descriptions()
+    general, earlier, fixed, _, _ = _cn_descriptions()
     return general(national) and not any(test(national) for test in earlier) and fixed(national)
 
 
@@ -213,9 +216,11 @@ _Test = Callable[[str], bool]
 
 
 @cache
-def _cn_descriptions() -> tuple[_Test, tuple[_Test, ...], _Test]:
-    """(the general description, the types phonenumbers tries before fixed line, fixed line) of
-    the CN number plan, each as a test of a national number: its possible lengths and pattern."""
+def _cn_descriptions() -> tuple[_Test, tuple[_Test, ...], _Test, _Test, bool]:
+    """(the general description, the types phonenumbers tries before fixed line, fixed line,
+    mobile) of the CN number plan, each as a test of a national number (its possible lengths and
+    pattern), and whether fixed-line and mobile patterns are the same: what phonenumbers'
+    number_type decides by, in that order."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     assert metadata is not None
 
@@ -230,7 +235,13 @@ def _cn_descriptions() -> tuple[_Test, tuple[_Test, ...], _Test]:
 
     m = metadata
     earlier = (m.premium_rate, m.toll_free, m.shared_cost, m.voip, m.personal_number, m.pager, m.uan, m.voicemail)
-    return test(m.general_desc), tuple(test(d) for d in earlier), test(m.fixed_line)
+    return (
+        test(m.general_desc),
+        tuple(test(d) for d in earlier),
+        test(m.fixed_line),
+        test(m.mobile),
+        bool(m.same_mobile_and_fixed_line_pattern),
+    )
 
 
 def email(value: str) -> str | None:
