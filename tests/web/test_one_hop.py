@@ -57,6 +57,13 @@ def twin(rt: Runtime) -> Iterator[TestClient]:
         yield client
 
 
+def _count_checkouts(rt: Runtime) -> list[str]:
+    """Connections taken from the pool: one per transaction (a unit of work holds one connection)."""
+    taken: list[str] = []
+    event.listen(rt.engine.pool, "checkout", lambda *_args: taken.append("checkout"))
+    return taken
+
+
 def _answer(client: TestClient, prefix: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
     resp = client.get(f"/{prefix}/{path}", headers=headers)
     return resp.status_code, resp.json()
@@ -91,25 +98,23 @@ def test_same_answers_as_fastapi(twin: TestClient, make_actor, token: str, purpo
 
 def test_token_and_endpoint_share_one_transaction(twin: TestClient, rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
     actor = make_actor("loan_system")
-    begins: list[str] = []
-    event.listen(rt.engine, "begin", lambda _conn: begins.append("begin"))
+    checkouts = _count_checkouts(rt)
     assert twin.get(f"/plain/{GOOD_ID}", headers=actor.headers | {"X-Purpose": "loan_servicing"}).status_code == 200
-    plain = len(begins)
+    plain = len(checkouts)
     assert twin.get(f"/one-hop/{GOOD_ID}", headers=actor.headers | {"X-Purpose": "loan_servicing"}).status_code == 200
     assert plain == 2  # FastAPI's resolution: the token's own session, then the endpoint's
-    assert len(begins) - plain == 1
+    assert len(checkouts) - plain == 1
 
 
 def test_masked_read_is_one_transaction_and_a_refusal_keeps_its_entry(client: TestClient, rt: Runtime, make_actor, row_counts) -> None:  # type: ignore[no-untyped-def]
     writer = make_actor("loan_system")
     sid = client.post("/v1/subjects", json={"fields": {"mobile": "13812345678"}}, headers=writer.headers).json()["id"]
-    begins: list[str] = []
-    event.listen(rt.engine, "begin", lambda _conn: begins.append("begin"))
+    checkouts = _count_checkouts(rt)
     ok = client.get(f"/v1/subjects/{sid}", headers=writer.headers | {"X-Purpose": "loan_servicing"})
     assert ok.status_code == 200
     assert ok.headers["content-type"] == "application/json"
     assert ok.json()["fields"]["mobile"]["shown"] == "mask"
-    assert len(begins) == 1
+    assert len(checkouts) == 1
     before = row_counts()["ledger_entries"]
     refused = client.get(f"/v1/subjects/{sid}", headers=writer.headers | {"X-Purpose": "marketing"})
     assert refused.status_code == 403, refused.text

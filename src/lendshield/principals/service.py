@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from lendshield import ledger
 from lendshield.catalog import Catalog
 from lendshield.crypto import constant_time_equal, random_token, token_digest
+from lendshield.db.engine import statement_lane
 from lendshield.errors import Forbidden, NotFound
 from lendshield.ledger.prepared import Prepared
 from lendshield.principals.errors import InvalidToken, PrincipalExists, UnknownRole
@@ -215,10 +216,10 @@ def authenticate(session: Session, token: str, now: datetime) -> Principal:
     # than the statement (docs/benchmarks.md, API under load).
     row: tuple[Any, ...] | None = None
     if token_id and len(token_id) <= 24:
-        conn = session.connection()
-        rows = _AUTHENTICATE_RUN.run(conn, {"token_id": token_id})
+        lane = statement_lane(session)  # the unit of work's own driver connection, its transaction begun
+        rows = _AUTHENTICATE_RUN.run(lane, {"token_id": token_id})
         if rows:
-            row = tuple(v if proc is None else proc(v) for proc, v in zip(_result_processors(conn.dialect), rows[0], strict=True))
+            row = tuple(v if proc is None else proc(v) for proc, v in zip(_result_processors(lane.dialect), rows[0], strict=True))
     presented = token_digest(token)
     stored = row[0] if row is not None else _DUMMY_DIGEST
     ok = constant_time_equal(presented, bytes(stored))
