@@ -86,9 +86,16 @@ class Scanner:
             kind: re.compile("|".join(re.escape(w) for w in rule.context), re.IGNORECASE) if rule.context else None
             for kind, rule in self._rules.items()
         }
-        # Per type: (context words in lower case, their pattern, base and boosted confidence, validator).
-        self._kinds: dict[PiiType, tuple[tuple[str, ...], re.Pattern[str] | None, float, float, str]] = {
-            kind: (tuple(w.lower() for w in rule.context), self._context_words[kind], rule.base, self._boosted[kind], VALIDATORS[kind])
+        # Per type: (a search for its context words in lower-case text, their case-insensitive
+        # pattern, base and boosted confidence, validator).
+        self._kinds: dict[PiiType, tuple[Callable[[str], re.Match[str] | None] | None, re.Pattern[str] | None, float, float, str]] = {
+            kind: (
+                re.compile("|".join(re.escape(w.lower()) for w in rule.context)).search if rule.context else None,
+                self._context_words[kind],
+                rule.base,
+                self._boosted[kind],
+                VALIDATORS[kind],
+            )
             for kind, rule in self._rules.items()
         }
 
@@ -134,14 +141,13 @@ class Scanner:
         for r_start, _, _, kind, r_end, normalized in readings:
             words, pattern, base, boosted, validator = kinds[kind]
             # A context word wholly inside the window before the value. The window is lower-cased
-            # and searched for each (lower-case) word: what the case-insensitive pattern finds,
+            # and searched for the (lower-case) words: what the case-insensitive pattern finds,
             # except next to a dotted or dotless i, which only the pattern matches like an i.
             near = subject[r_start - window if r_start > window else 0 : r_start]
             if not near.isascii() and ("\u0130" in near or "\u0131" in near):
                 found = pattern is not None and pattern.search(subject, max(0, r_start - window), r_start) is not None
             else:
-                near = near.lower()
-                found = any(map(near.__contains__, words))
+                found = words is not None and words(near.lower()) is not None
             if not found and headers is not None:
                 assert cells is not None
                 header = headers[bisect_right(cells[0], r_start) - 1]
