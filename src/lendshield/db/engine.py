@@ -150,8 +150,8 @@ class UnitSession(Session):
 
     def close(self) -> None:
         try:
-            if self._lane is None or self._joined is not None or self.in_transaction() or len(self.identity_map):
-                super().close()
+            if self._joined is not None or self.in_transaction() or len(self.identity_map):
+                super().close()  # else the ORM holds nothing: no transaction, no objects
         finally:
             self._end_lane()  # back to the pool, which rolls back whatever is left
 

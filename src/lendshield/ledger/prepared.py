@@ -68,7 +68,7 @@ class Prepared:
         values = {**compiled.defaults, **params} if params else dict(compiled.defaults)
         for name, proc in compiled.processors.items():
             values[name] = proc(values[name])
-        args: Any = tuple(values[n] for n in compiled.positional) if compiled.positional is not None else values
+        args: Any = values if compiled.positional is None else [values[n] for n in compiled.positional]
         dbapi_conn = lane.dbapi
         cursor = dbapi_conn.cursor()
         try:

@@ -78,8 +78,8 @@ def load_for_read(session: Session, subject_id: str, day: date) -> Loaded:
     """The subject's read material; ``day`` is today's date for the hold check."""
     if len(subject_id) > 36:
         raise SubjectNotFound()
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # Core reads bypass autoflush
+    if (session.in_transaction() or len(session.identity_map)) and (session.new or session.dirty or session.deleted):
+        session.flush()  # Core reads bypass autoflush (nothing can be pending in an unused session)
     rows = _LOAD.run(session, {"sid": subject_id, "day": day})
     if not rows:
         raise SubjectNotFound()
