@@ -271,9 +271,10 @@ class DeliveryResult:
     failed: int
 
 
-def _hold(settings: Settings) -> timedelta:
-    # Longer than one attempt can take, so a row being sent is not taken by another process.
-    return timedelta(seconds=2 * max(settings.alert_webhook_timeout_s, settings.alert_smtp_timeout_s) + 30)
+def _hold(settings: Settings, claimed: int) -> timedelta:
+    # Longer than the claimed attempts can take one after another, so a row being sent is not
+    # taken by another process meanwhile (if it is, the receiver sees the delivery id twice).
+    return timedelta(seconds=claimed * max(settings.alert_webhook_timeout_s, settings.alert_smtp_timeout_s) + 30)
 
 
 def _claim(rt: Runtime, now: datetime, limit: int) -> list[Notice]:
@@ -288,12 +289,13 @@ def _claim(rt: Runtime, now: datetime, limit: int) -> list[Notice]:
             query = query.with_for_update(skip_locked=True, of=AlertDeliveryRow)
         rows = list(session.scalars(query))
         notices = []
+        hold = _hold(rt.settings, len(rows))
         for row in rows:
             alert = session.get(AlertRow, row.alert_id)
             assert alert is not None  # a foreign key
             row.attempts += 1
             row.last_attempt_at = now
-            row.next_attempt_at = now + _hold(rt.settings)
+            row.next_attempt_at = now + hold
             notices.append(_notice(row, alert))
         session.commit()
     return notices
@@ -336,8 +338,11 @@ def _settle(rt: Runtime, notice: Notice, error: str | None) -> str:
     return outcome
 
 
-def deliver_due(rt: Runtime, *, limit: int = 100, senders: dict[str, Sender] | None = None) -> DeliveryResult:
-    """Send every outbox row that is due; each outcome is committed as soon as it is known."""
+def deliver_due(rt: Runtime, *, limit: int = 20, senders: dict[str, Sender] | None = None) -> DeliveryResult:
+    """Send up to ``limit`` outbox rows that are due; each outcome is committed as soon as it is known.
+
+    The rest wait for the next tick (every ``alert_delivery_interval_s``).
+    """
     chosen = senders or default_senders()
     counts = {"delivered": 0, "retrying": 0, "failed": 0, "superseded": 0}
     for notice in _claim(rt, rt.clock.now(), limit):
