@@ -414,3 +414,40 @@ def test_http_lock_request_refused_after_withdrawal(rt: Runtime, client: TestCli
         entry = session.scalars(select(LedgerEntryRow).where(LedgerEntryRow.action == "device.request")).one()
         assert entry.details is not None
         assert entry.details["problems"][-1] == "the borrower withdrew their consent to the device notice"  # type: ignore[index]
+
+
+def test_the_device_notice_never_becomes_the_current_general_notice(
+    rt: Runtime,
+    clock: FrozenClock,
+    client: TestClient,
+    make_actor: Any,
+) -> None:
+    """PIPL Art. 17: the person is shown the service's privacy notice; a device notice published
+    after it is a notice of one purpose and must not take its place."""
+    with rt.sessions() as session:
+        general = consent.ensure_default_notice(session, rt, OFFICER)
+        session.commit()
+    clock.advance(timedelta(hours=1))  # published after the general notice, as in a real deployment
+    with rt.sessions() as session:
+        device_version = publish_device_notice(session, rt)
+        session.commit()
+    with rt.sessions() as session:
+        current = consent.current_notice(session)
+        assert current is not None
+        assert (current.version, current.scope) == (general.version, "general")
+        own = consent.current_notice(session, scope=notice.SCOPE)
+        assert own is not None
+        assert (own.version, own.scope) == (device_version, "device")
+    sid = subjects_for_portal(rt)
+    cs = make_actor("customer_service")
+    shown = client.get(f"/v1/portal/subjects/{sid}/notice", headers=cs.headers)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["notice"]["version"] == general.version
+    assert shown.json()["notice"]["scope"] == "general"
+
+
+def subjects_for_portal(rt: Runtime) -> str:
+    with rt.sessions() as session:
+        sid, _ = subjects.create_subject(session, rt, LOAN_SYSTEM, kind="borrower", fields={"name": "郑十一"})
+        session.commit()
+    return sid

@@ -43,6 +43,7 @@ class NoticeOut(BaseModel):
     text_en: str
     purpose_fields: dict[str, list[str]]
     published_at: datetime
+    scope: str = Field(description="general: the service's privacy notice; device: the device notice of financed phones")
 
 
 class ConsentIn(BaseModel):

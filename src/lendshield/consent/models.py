@@ -24,6 +24,8 @@ class NoticeRow(Base):
     """{purpose: [fields]} as this version of the notice told the person."""
     published_at: Mapped[datetime]
     published_by: Mapped[str] = mapped_column(String(36))
+    scope: Mapped[str] = mapped_column(String(16), default="general", server_default="general")
+    """``general`` (the privacy notice of the whole service) or one purpose's own notice (``device``)."""
 
 
 class ConsentRow(Base):

@@ -66,6 +66,7 @@ class NoticeDraft:
     version: str
     sections: Mapping[str, Mapping[str, str]]
     purpose_fields: Mapping[str, Sequence[str]]
+    scope: str = "general"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ def publish_notice(session: Session, rt: Runtime, who: Principal, draft: NoticeD
         purpose_fields=fields,
         published_at=rt.clock.now(),
         published_by=who.id,
+        scope=draft.scope,
     )
     session.add(row)
     session.flush()
@@ -180,8 +182,10 @@ def ensure_default_notice(session: Session, rt: Runtime, who: Principal) -> Noti
     return row if row is not None else publish_notice(session, rt, who, draft)
 
 
-def current_notice(session: Session) -> NoticeRow | None:
-    return session.scalars(select(NoticeRow).order_by(NoticeRow.published_at.desc(), NoticeRow.version.desc()).limit(1)).first()
+def current_notice(session: Session, scope: str = "general") -> NoticeRow | None:
+    """The newest notice of ``scope``: a purpose's own notice (the device notice) never replaces the general one."""
+    newest = select(NoticeRow).where(NoticeRow.scope == scope).order_by(NoticeRow.published_at.desc(), NoticeRow.version.desc())
+    return session.scalars(newest.limit(1)).first()
 
 
 def get_notice(session: Session, version: str) -> NoticeRow:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 PURPOSE = "device_management"
 PREFIX = "device-"
+SCOPE = "device"  # its own notice: never the current general privacy notice
 ACTIONS = (Command.REMIND, Command.RESTRICT, Command.LOCK, Command.UNLOCK, Command.RELEASE)
 """The remote actions on the phone. ``rotate_key`` changes only which platform key the phone trusts."""
 RESTRAINING = frozenset({Command.REMIND, Command.RESTRICT, Command.LOCK})
@@ -169,7 +170,7 @@ def _draft(rt: Runtime, rules: DeviceRules) -> consent.NoticeDraft:
     body = sections(rt, rules)
     fields = {PURPOSE: sorted(purpose.fields)}
     digest = consent.notice_hash(consent.render(body, fields, 0), consent.render(body, fields, 1))
-    return consent.NoticeDraft(version=f"{PREFIX}{digest[:16]}", sections=body, purpose_fields=fields)
+    return consent.NoticeDraft(version=f"{PREFIX}{digest[:16]}", sections=body, purpose_fields=fields, scope=SCOPE)
 
 
 def current_version(rt: Runtime, rules: DeviceRules) -> str:
