@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from lendshield import ledger
 from lendshield.db.engine import UnitSession, statement_lane
@@ -114,3 +114,18 @@ def test_a_failed_statement_leaves_the_unit_of_work_to_roll_back(rt: Runtime) ->
     assert _entries(rt) == 0
     with rt.sessions() as session:
         assert _HEAD.run(session)[0][0] == 0  # the head moved back with the rollback
+
+
+def test_a_commit_that_fails_is_rolled_back_and_the_session_reused(rt: Runtime) -> None:
+    with rt.sessions() as session:
+        session.add(_principal(5))
+        session.commit()
+    with rt.sessions() as session:
+        ledger.append(session, _entry(1))
+        session.add(_principal(5))  # the same id again: the flush in commit fails
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        ledger.append(session, _entry(2))
+        session.commit()
+    assert _entries(rt) == 1

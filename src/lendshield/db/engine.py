@@ -128,13 +128,11 @@ class UnitSession(Session):
         if lane is None:
             super().commit()
             return
-        try:
-            if self._joined is not None or self.in_transaction() or len(self.identity_map) or self.new or self.deleted:
-                super().commit()  # flushes into the lane; once joined, the ORM commits the transaction
-            if self._joined is None:
-                lane.dbapi.commit()
-        finally:
-            self._end_lane()
+        if self._joined is not None or self.in_transaction() or len(self.identity_map) or self.new or self.deleted:
+            super().commit()  # flushes into the lane; once joined, the ORM commits the transaction
+        if self._joined is None:
+            lane.dbapi.commit()
+        self._end_lane()  # only once committed: a failed commit is left to rollback() or close()
 
     def rollback(self) -> None:
         lane = self._lane
