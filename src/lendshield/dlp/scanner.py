@@ -40,7 +40,7 @@ VALIDATORS: dict[PiiType, str] = {
     "resident_id": "GB 11643-1999 MOD 11-2 + birth date",
     "mobile": "mainland number plan (phonenumbers)",
     "bank_card": "ISO/IEC 7812 Luhn + issuer prefix",
-    "uscc": "GB 32100-2015 check character (python-stdnum)",
+    "uscc": "GB 32100-2015 check character",
     "passport": "passport number format",
     "licence_plate": "GA 36 plate format",
     "landline": "fixed-line number plan (phonenumbers)",
