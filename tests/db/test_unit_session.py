@@ -129,3 +129,11 @@ def test_a_commit_that_fails_is_rolled_back_and_the_session_reused(rt: Runtime) 
         ledger.append(session, _entry(2))
         session.commit()
     assert _entries(rt) == 1
+
+
+def test_asking_for_the_bind_leaves_the_commit_to_the_lane(rt: Runtime) -> None:
+    with rt.sessions() as session:
+        ledger.append(session, _entry(1))
+        assert session.get_bind().dialect.name in ("sqlite", "postgresql")  # e.g. db.engine.is_sqlite
+        session.commit()
+    assert _entries(rt) == 1

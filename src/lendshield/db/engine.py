@@ -93,7 +93,8 @@ class UnitSession(Session):
 
     _lane: Lane | None = None
     _raw: PoolProxiedConnection | None = None  # the lane's pooled connection
-    _joined: Connection | None = None  # the same connection as the ORM sees it, once it takes part
+    _joined: Connection | None = None  # the same connection as the ORM sees it (``get_bind``)
+    _orm_owns = False  # the ORM began its transaction on ``_joined``: it commits or rolls back
 
     def lane(self) -> Lane:
         """The driver connection, in this unit of work's transaction, that statements run on."""
@@ -129,8 +130,8 @@ class UnitSession(Session):
             super().commit()
             return
         if self._joined is not None or self.in_transaction() or len(self.identity_map) or self.new or self.deleted:
-            super().commit()  # flushes into the lane; once joined, the ORM commits the transaction
-        if self._joined is None:
+            super().commit()  # flushes into the lane; if it began there, the ORM commits the transaction
+        if not self._orm_owns:
             lane.dbapi.commit()
         self._end_lane()  # only once committed: a failed commit is left to rollback() or close()
 
@@ -141,7 +142,7 @@ class UnitSession(Session):
             return
         try:
             super().rollback()
-            if self._joined is None:
+            if not self._orm_owns:
                 lane.dbapi.rollback()
         finally:
             self._end_lane()
@@ -156,10 +157,19 @@ class UnitSession(Session):
     def _end_lane(self) -> None:
         raw, joined = self._raw, self._joined
         self._lane = self._raw = self._joined = None
+        self._orm_owns = False
         if joined is not None:
             joined.close()  # returns ``raw`` to the pool
         elif raw is not None:
             raw.close()
+
+
+@event.listens_for(UnitSession, "after_begin")
+def _orm_began(session: UnitSession, _transaction: Any, connection: Connection) -> None:
+    # Only the ORM's own begin counts: a caller that merely asked for the bind (``get_bind``)
+    # leaves the lane's transaction to the lane.
+    if connection is session._joined:
+        session._orm_owns = True
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[UnitSession]:
