@@ -1,16 +1,21 @@
 """A small periodic runner: each task runs every ``interval`` seconds on one daemon thread.
 
 A failing task is logged and retried at its next tick: nothing a task raises stops the runner
-(the issue: "nothing crashes the integrator").
+(the issue: "nothing crashes the integrator"). With a lock file, only the process holding it runs
+the tasks, so ``lendshield serve --workers N`` on one host runs its jobs once, not N times; the
+others try again every second and take over when the holder exits (the kernel drops the lock).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from lendshield.runtime import Runtime
 from lendshield.settings import Settings
@@ -27,10 +32,41 @@ class _Task:
 
 
 class PeriodicRunner:
-    def __init__(self) -> None:
+    def __init__(self, lock_path: Path | None = None) -> None:
         self._tasks: list[_Task] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock_path = lock_path
+        self._lock_fd: int | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this runner runs its tasks (always, without a lock file)."""
+        return self._lock_path is None or self._lock_fd is not None
+
+    def _try_lead(self) -> bool:
+        if self.leading:
+            return True
+        assert self._lock_path is not None
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # no writable data directory: run as before, one runner per process
+            log.warning("jobs lock file unavailable, running jobs without it: %s", type(exc).__name__)
+            self._lock_path = None
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        log.info("in-process jobs run in this process", extra={"pid": os.getpid()})
+        return True
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
 
     def every(self, interval: float, name: str, fn: Callable[[], object]) -> None:
         self._tasks.append(_Task(name, interval, fn))
@@ -50,6 +86,9 @@ class PeriodicRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if not self._try_lead():
+                self._stop.wait(1.0)
+                continue
             self.run_pending()
             wait = min((t.due for t in self._tasks), default=time.monotonic() + 1.0) - time.monotonic()
             self._stop.wait(max(0.05, wait))
@@ -66,6 +105,7 @@ class PeriodicRunner:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._release()
 
 
 def jobs_wanted(settings: Settings) -> bool:
@@ -88,7 +128,8 @@ def default_runner(rt: Runtime) -> PeriodicRunner:
     from lendshield.rights.retention import sweep_job
     from lendshield.watch.jobs import schedule as schedule_watch
 
-    runner = PeriodicRunner()
+    # One runner per data directory: the processes of one deployment on one host share it.
+    runner = PeriodicRunner(lock_path=rt.settings.data_dir / "jobs.lock")
     runner.every(rt.settings.ledger_integrate_interval_s, "ledger.integrate", lambda: integrate_all(rt))
     schedule_watch(runner, rt)
     # Deadlines and retention are counted in days: hourly and daily checks are soon enough.
