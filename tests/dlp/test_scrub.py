@@ -50,6 +50,15 @@ def test_ordinary_messages_are_left_alone() -> None:
         assert scrub_text(text) == text
 
 
+def test_the_machines_own_addresses_are_left_alone_and_a_persons_are_not() -> None:
+    """Loopback and unspecified addresses are nobody's data; hiding them hid where the server
+    listens. A client's address is personal information (PIPL Art. 4) and stays hidden."""
+    for text in ("Uvicorn running on http://127.0.0.1:8000", "listening on 0.0.0.0:8000", "bound to [::1]:8000"):
+        assert scrub_text(text) == text
+    for text in ("login from 203.0.113.7 refused", "client 2001:db8::7 refused", "peer 192.168.1.20 refused"):
+        assert "[REDACTED]" in scrub_text(text), text
+
+
 @pytest.fixture
 def log_stream(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Standard error as a buffer while the test runs; logging set up again on the real one after."""

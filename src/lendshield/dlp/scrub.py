@@ -8,11 +8,12 @@ its lowest threshold for the rest (e-mail addresses, names after context words, 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import cache
 
 from lendshield.dlp.normalize import normalize
-from lendshield.dlp.scanner import Scanner
+from lendshield.dlp.scanner import Finding, Scanner
 
 REDACTED = "[REDACTED]"
 _BROAD = re.compile(
@@ -36,13 +37,25 @@ def _scanner() -> Scanner:
     return Scanner(default_config().model_copy(update={"min_confidence": 0.0}), engine="re")
 
 
+def _about_a_person(finding: Finding) -> bool:
+    """False for the machine's own addresses (loopback, unspecified): no one's data, and hiding
+    them would hide where the service listens (``Uvicorn running on http://127.0.0.1:8000``)."""
+    if finding.type not in ("ipv4", "ipv6"):
+        return True
+    try:
+        address = ipaddress.ip_address(finding.normalized or finding.value)
+    except ValueError:
+        return True
+    return not (address.is_loopback or address.is_unspecified)
+
+
 def scrub_text(text: str) -> str:
     """``text`` with anything that may be personal data replaced by ``[REDACTED]``."""
     if not text or (text.isascii() and _MAY_HOLD_DATA.search(text) is None):
         return text  # plain ASCII without digits, @ or a token prefix: nothing to find
     norm = normalize(text)
     spans = [(norm.to_original(m.start()), norm.to_original(m.end(), end=True)) for m in _BROAD.finditer(norm.text)]
-    spans.extend((f.start, f.end) for f in _scanner().scan(text))
+    spans.extend((f.start, f.end) for f in _scanner().scan(text) if _about_a_person(f))
     if not spans:
         return text
     spans.sort()
