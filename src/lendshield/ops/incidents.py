@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -102,17 +103,7 @@ def find_affected_from_ledger(
         if fields or not decisions:
             assert row.subject_ref is not None
             exposed[row.subject_ref] |= fields
-    known = {r.subject_ref: r for r in session.scalars(select(IncidentSubjectRow).where(IncidentSubjectRow.incident_id == incident.id))}
-    for ref, fields in exposed.items():
-        categories = sorted({rt.catalog.fields[f].category for f in fields if f in rt.catalog.fields})
-        if ref in known:
-            known[ref].categories = sorted(set(known[ref].categories) | set(categories))
-        else:
-            session.add(
-                IncidentSubjectRow(
-                    incident_id=incident.id, subject_ref=ref, source="ledger", categories=categories, notified_at=None, channel=None
-                )
-            )
+    _record_affected(session, rt, incident.id, exposed, source="ledger")
     ledger.append(
         session,
         ledger.Entry(
@@ -124,6 +115,22 @@ def find_affected_from_ledger(
         ),
     )
     return len(exposed)
+
+
+def _record_affected(session: Session, rt: Runtime, incident_id: str, exposed: Mapping[str, set[str]], *, source: str) -> None:
+    """Add each person (by ledger subject ref) with the categories of the fields exposed, or widen
+    the categories of a person the incident already lists."""
+    known = {r.subject_ref: r for r in session.scalars(select(IncidentSubjectRow).where(IncidentSubjectRow.incident_id == incident_id))}
+    for ref, fields in exposed.items():
+        categories = sorted({rt.catalog.fields[f].category for f in fields if f in rt.catalog.fields})
+        if ref in known:
+            known[ref].categories = sorted(set(known[ref].categories) | set(categories))
+        else:
+            session.add(
+                IncidentSubjectRow(
+                    incident_id=incident_id, subject_ref=ref, source=source, categories=categories, notified_at=None, channel=None
+                )
+            )
 
 
 def find_affected_from_export(session: Session, rt: Runtime, who: Principal, incident_id: str, *, export_id: str) -> int:
@@ -139,19 +146,9 @@ def find_affected_from_export(session: Session, rt: Runtime, who: Principal, inc
     export = session.get(ExportRow, export_id) if len(export_id) <= 36 else None
     if export is None:
         raise NotFound("no such export")
-    categories = sorted({rt.catalog.fields[f].category for f in export.fields if f in rt.catalog.fields})
     people = session.scalars(select(ExportSubjectRow.subject_id).where(ExportSubjectRow.export_id == export.id)).all()
-    known = {r.subject_ref: r for r in session.scalars(select(IncidentSubjectRow).where(IncidentSubjectRow.incident_id == incident.id))}
-    for subject_id in people:
-        ref = ledger.subject_ref(rt.keys, subject_id)
-        if ref in known:
-            known[ref].categories = sorted(set(known[ref].categories) | set(categories))
-        else:
-            session.add(
-                IncidentSubjectRow(
-                    incident_id=incident.id, subject_ref=ref, source="trace", categories=categories, notified_at=None, channel=None
-                )
-            )
+    fields = set(export.fields)
+    _record_affected(session, rt, incident.id, {ledger.subject_ref(rt.keys, sid): fields for sid in people}, source="trace")
     ledger.append(
         session,
         ledger.Entry(
