@@ -445,12 +445,14 @@ def prepare(backend: str, data: Path, args: argparse.Namespace) -> tuple[str, st
 
 
 def profile_server(args: argparse.Namespace) -> None:
-    """The masked-read load against one SQLite server process under cProfile: where the time goes."""
+    """The masked-read load against one server process under cProfile (the first of ``--backends``):
+    where the time goes."""
     import pstats
 
+    backend = args.backends.split(",")[0]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        url, token, ids, _ = prepare("sqlite", data, args)
+        url, token, ids, cleanup = prepare(backend, data, args)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LENDSHIELD_")}
         env |= {"LENDSHIELD_DATA_DIR": str(data), "LENDSHIELD_DATABASE_URL": url, "LENDSHIELD_LOG_LEVEL": "WARNING"}
         out = data / "server.prof"
@@ -458,10 +460,12 @@ def profile_server(args: argparse.Namespace) -> None:
         try:
             wait_ready(port, "/readyz", proc)
             phase = summarise(
-                "reads", "sqlite", 1, run_load(port, token, ids, args, write_share=0.0, read_path="/v1/subjects/{id}", server_sid=proc.pid)
+                "reads", backend, 1, run_load(port, token, ids, args, write_share=0.0, read_path="/v1/subjects/{id}", server_sid=proc.pid)
             )
         finally:
             stop(proc, signal.SIGINT)
+            if cleanup is not None:
+                cleanup()
         print(f"{phase.reads_per_s:,.0f} reads/s under the profiler; non-2xx: {phase.errors}")
         pstats.Stats(str(out)).sort_stats("cumulative").print_stats(60)
 
@@ -555,7 +559,7 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip the no-gate limit")
     parser.add_argument("--no-jobs", action="store_true", help="API processes without their in-process jobs (integrator, watch)")
     parser.add_argument("--record", action="store_true", help="append the figures to docs/benchmarks.md")
-    parser.add_argument("--profile", action="store_true", help="profile one SQLite server process under the read load")
+    parser.add_argument("--profile", action="store_true", help="profile one server process (the first backend) under the read load")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:

@@ -85,7 +85,8 @@ def test_sigkill_mid_write_leaves_whole_subjects_only(settings: Settings) -> Non
             assert session.scalar(select(func.count()).select_from(SubjectLinkRow)) == len(borrowers)
             seqs = list(session.scalars(select(LedgerEntryRow.seq).order_by(LedgerEntryRow.seq)))
             assert seqs == list(range(len(seqs)))
-            assert session.get(LedgerHead, 1).next_seq == len(seqs)  # type: ignore[union-attr]
+            if engine.dialect.name == "postgresql":  # SQLite sequences from the last entry, not the head row
+                assert session.get(LedgerHead, 1).next_seq == len(seqs)  # type: ignore[union-attr]
             creates = session.scalar(select(func.count()).select_from(LedgerEntryRow).where(LedgerEntryRow.action == "subject.create"))
             assert creates == len(borrowers) + len(contacts)
             session.rollback()

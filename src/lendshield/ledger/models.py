@@ -11,7 +11,12 @@ from lendshield.db.base import Base
 
 
 class LedgerHead(Base):
-    """One row: the next sequence number. Updating it serialises appenders without gaps."""
+    """One row: the next sequence number. Updating it serialises appenders without gaps.
+
+    PostgreSQL's sequencer. On SQLite the write lock every transaction takes (``BEGIN
+    IMMEDIATE``) already serialises appenders, and the next number is the last one plus one
+    (``ledger.service.append``): the row stays at what it held before.
+    """
 
     __tablename__ = "ledger_head"
 
@@ -20,12 +25,15 @@ class LedgerHead(Base):
 
 
 class LedgerEntryRow(Base):
+    """One sequenced entry. On SQLite ``seq`` is the rowid (declared INTEGER): one b-tree, not two,
+    for the page writes of every append (migration ``ledger_0003``)."""
+
     __tablename__ = "ledger_entries"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     time: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64), index=True)
-    action: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))  # filtered only with seq, time or actor bounds
     subject_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     body: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, object] | None] = mapped_column(JSON)
