@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 
@@ -45,7 +47,40 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             _begin(conn.dialect, conn.connection.dbapi_connection)
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection unused for this long is pinged before it is handed out.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection only if it sat idle, instead of before every checkout.
+
+    ``pool_pre_ping`` costs a round trip on every request. A connection that broke while idle
+    (the server restarted, a proxy dropped it) is found here and replaced: SQLAlchemy's pool
+    retries the checkout when a checkout listener raises ``DisconnectionError``. One that breaks
+    while in use fails its statement, is invalidated (``Lane.invalidate``, SQLAlchemy's own
+    handling) and never handed out again.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"idle connection failed its ping: {type(exc).__name__}") from exc
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
 
 
 def _begin(dialect: Dialect, dbapi_conn: Any) -> None:

@@ -124,10 +124,19 @@ class Entry:
         ``canonical_body`` (tests/ledger checks both against RFC 8785); anything unusual (a value
         that is not a string, a sequence number beyond 2**53) takes the general path.
         """
+        around = self.canonical_around_seq() if 0 <= seq < _MAX_EXACT_INT else None
+        if around is None:
+            return canonical_body(self.body(seq))
+        return (around[0] + str(seq) + around[1]).encode()
+
+    def canonical_around_seq(self) -> tuple[str, str] | None:
+        """The canonical body as the text before and after its sequence number, whose decimal
+        digits go between (for any ``0 <= seq < 2**53``); None when the entry needs the general
+        path. PostgreSQL's append puts the number in itself (``ledger.service``)."""
         optional = (self.decision, self.purpose, self.reason, self.rule_id, self.subject_ref)
         texts = (self.action, self.actor, self.object, *(v for v in optional if v is not None))
-        if not 0 <= seq < _MAX_EXACT_INT or any(type(v) is not str for v in texts):
-            return canonical_body(self.body(seq))
+        if any(type(v) is not str for v in texts):
+            return None
         q = encode_basestring
         parts = ['{"action":', q(self.action), ',"actor":', q(self.actor)]
         if self.decision is not None:
@@ -141,11 +150,10 @@ class Entry:
             parts += (',"reason":', q(self.reason))
         if self.rule_id is not None:
             parts += (',"rule_id":', q(self.rule_id))
-        parts += (',"seq":', str(seq))
-        if self.subject_ref is not None:
-            parts += (',"subject_ref":', q(self.subject_ref))
-        parts += (',"time":"', rfc3339(self.time), '","v":1}')
-        return "".join(parts).encode()
+        parts.append(',"seq":')
+        after = [',"subject_ref":', q(self.subject_ref)] if self.subject_ref is not None else []
+        after += (',"time":"', rfc3339(self.time), '","v":1}')
+        return "".join(parts), "".join(after)
 
 
 def canonical_body(body: dict[str, Any]) -> bytes:

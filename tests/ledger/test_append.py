@@ -1,0 +1,66 @@
+"""Appending: on both databases the stored body is exactly ``Entry.canonical(seq)`` and the leaf
+hash is RFC 9162's SHA-256(0x00 || body), whichever path wrote it (PostgreSQL writes the number
+into the body itself, in SQL; SQLite and the general path in Python)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from lendshield import ledger
+from lendshield.ledger.entry import Details, canonical_body, leaf_hash
+from lendshield.ledger.models import LedgerEntryRow
+from lendshield.runtime import Runtime
+
+ODD_TEXTS = ["plain", "说明：复核逾期", 'quote " and \\ backslash', "tab\tnew\nline\u0001", "emoji \U0001f512 and \u2028", ""]
+
+
+def _entries(rt: Runtime) -> list[ledger.Entry]:
+    when = datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=UTC)
+    out = []
+    for i, value in enumerate(ODD_TEXTS):
+        out.append(
+            ledger.Entry(
+                time=when,
+                actor=f"actor-{i}",
+                action="test.append",
+                object=value,
+                subject_ref=ledger.subject_ref(rt.keys, f"s{i}") if i % 2 else None,
+                purpose="loan_servicing" if i % 3 else None,
+                decision="allow",
+                rule_id="r1",
+                reason=value or None,
+                details=Details({"n": i, "why": value}) if i % 2 else {"n": i},
+            )
+        )
+    # The general path: a non-string value (never built by LendShield's callers, but allowed).
+    out.append(ledger.Entry(time=when, actor="a", action="test.append", object="general", details={"x": 1}, reason=7))  # type: ignore[arg-type]
+    return out
+
+
+def test_stored_body_and_leaf_hash_are_those_of_the_canonical_entry(rt: Runtime) -> None:
+    entries = _entries(rt)
+    with rt.sessions() as s:
+        seqs = [ledger.append(s, e) for e in entries]
+        s.commit()
+    assert seqs == list(range(seqs[0], seqs[0] + len(entries)))
+    with rt.sessions() as s:
+        rows = {r.seq: r for r in s.scalars(select(LedgerEntryRow).where(LedgerEntryRow.seq.in_(seqs)))}
+    for seq, entry in zip(seqs, entries, strict=True):
+        row = rows[seq]
+        expected = entry.canonical(seq)
+        assert expected == canonical_body(entry.body(seq))
+        assert row.body.encode() == expected
+        assert bytes(row.leaf_hash) == leaf_hash(expected)
+        assert row.details == (entry.details or None)
+
+
+@pytest.mark.parametrize("seq", [0, 9, 10, 99, 12345, 2**53 - 1])
+def test_the_text_around_the_number_gives_the_canonical_body(rt: Runtime, seq: int) -> None:
+    for entry in _entries(rt)[:-1]:
+        around = entry.canonical_around_seq()
+        assert around is not None
+        assert (around[0] + str(seq) + around[1]).encode() == canonical_body(entry.body(seq))
+    assert _entries(rt)[-1].canonical_around_seq() is None
