@@ -272,6 +272,7 @@ class Phase:
     errors: dict[str, int]
     server_cpu_ms: float  # API processes' CPU per answered request (the database server's not included)
     client_cpu_ms: float  # the load process's CPU per request
+    database_cpu_ms: float  # the PostgreSQL server's processes' CPU per request (nan on SQLite: in-process)
     loadavg: tuple[float, float]  # 1-minute load average when the load started and when it ended
 
 
@@ -292,6 +293,22 @@ def session_cpu_seconds(sid: int) -> float:
             continue
         if int(fields[3]) == sid:  # after the command name: state, ppid, pgrp, session, ...
             total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every live process of this machine's PostgreSQL server, from /proc:
+    its backends (the API processes' pooled connections live through a phase), the WAL writer,
+    the checkpointer."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except OSError:
+            continue
+        if head.partition("(")[2] == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -366,7 +383,7 @@ def run_load(
         "read_path": read_path,
         "check_masks": read_path.startswith("/v1/"),
     }
-    cpu_before = session_cpu_seconds(server_sid)
+    cpu_before, db_before = session_cpu_seconds(server_sid), postgres_cpu_seconds()
     with tempfile.TemporaryDirectory() as tmp:
         spec["out"] = str(Path(tmp) / "result.json")  # a file, not stdout: nothing else can interleave with it
         spec_file = Path(tmp) / "spec.json"
@@ -375,6 +392,7 @@ def run_load(
         result: dict[str, Any] = json.loads(Path(spec["out"]).read_text())
     # Includes the warm-up's requests: CPU is counted over the whole run of the load process.
     result["server_cpu_s"] = session_cpu_seconds(server_sid) - cpu_before
+    result["database_cpu_s"] = postgres_cpu_seconds() - db_before
     return result
 
 
@@ -395,6 +413,7 @@ def summarise(name: str, backend: str, workers: int, result: dict[str, Any]) -> 
         result["errors"],
         result["server_cpu_s"] * 1000 / max(1.0, result["requests_incl_warmup"]),
         result["client_cpu_s"] * 1000 / max(1.0, result["requests_incl_warmup"]),
+        result["database_cpu_s"] * 1000 / max(1.0, result["requests_incl_warmup"]) if backend == "postgresql" else float("nan"),
         (result["loadavg"][0], result["loadavg"][1]),
     )
 
@@ -513,8 +532,8 @@ def bench_backend(backend: str, workers: int, args: argparse.Namespace) -> list[
 def report(phases: list[Phase], args: argparse.Namespace) -> list[str]:
     lines = [
         "| backend | API processes | load | reads/s | read p50 ms | read p99 ms | writes/s | write p50 ms | write p99 ms"
-        " | server CPU ms/request | client CPU ms/request | load average | non-2xx |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        " | server CPU ms/request | database CPU ms/request | client CPU ms/request | load average | non-2xx |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     labels = {"reads": "audited masked reads", "mixed": f"reads + {args.write_share:.0%} writes", "limit": "limit: same SQL, no gate"}
     for p in phases:
@@ -522,7 +541,8 @@ def report(phases: list[Phase], args: argparse.Namespace) -> list[str]:
         errs = ", ".join(f"{k}: {v}" for k, v in sorted(p.errors.items())) or "0"
         reads = f"{p.reads_per_s:,.0f} | {p.read_p50_ms:.1f} | {p.read_p99_ms:.1f}"
         writes = " | ".join(w)
-        cpu = f"{p.server_cpu_ms:.2f} | {p.client_cpu_ms:.2f} | {p.loadavg[0]:.1f}–{p.loadavg[1]:.1f}"
+        db = "—" if p.database_cpu_ms != p.database_cpu_ms else f"{p.database_cpu_ms:.2f}"  # nan: in-process SQLite
+        cpu = f"{p.server_cpu_ms:.2f} | {db} | {p.client_cpu_ms:.2f} | {p.loadavg[0]:.1f}–{p.loadavg[1]:.1f}"
         lines.append(f"| {p.backend} | {p.workers} | {labels[p.name]} | {reads} | {writes} | {cpu} | {errs} |")
     lines.append("")
     for p in phases:
