@@ -7,6 +7,11 @@ has passed: had the rotation retired the old KEK at its end, that data key would
 ``lendshield keys retire VERSION`` comes later: it re-wraps what is left (``rewrap_batch`` again),
 then ``retire`` refuses while anything is still wrapped under the version, refuses the current
 one, and only then removes it from the key store. Both are in the ledger.
+
+Every transaction that writes a wrapped data key (``vault.new_key`` for a new subject,
+``rewrap_batch``) goes through ``vault.settle_wrapped``: the row is written first, then its KEK
+version is checked against the key store and re-wrapped under the current KEK if it was retired
+in between. With ``_hold_writers`` below, no data key can end up under a retired KEK.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from lendshield.crypto import KeyUnavailable, unwrap_data_key, wrap_data_key
 from lendshield.errors import Conflict
 from lendshield.principals import Principal
 from lendshield.runtime import Runtime
+from lendshield.subjects import vault
 from lendshield.subjects.models import SubjectKeyRow
 
 
@@ -51,9 +57,15 @@ def rewrap_batch(session: Session, rt: Runtime, limit: int = 500) -> int:
     rows = session.scalars(
         select(SubjectKeyRow).where(SubjectKeyRow.kek_version != current).order_by(SubjectKeyRow.subject_id).limit(limit)
     ).all()
+    done = []
     for row in rows:
         dek = unwrap_data_key(rt.keys, row.subject_id, row.kek_version, row.wrapped)
         row.kek_version, row.wrapped = wrap_data_key(rt.keys, row.subject_id, dek)
+        done.append((row, dek))
+    # The UPDATEs run now, then the versions are checked against the key store: a KEK retired
+    # while this batch was wrapping under it (a rotation and a retirement in between) is not
+    # left on a row (see ``vault.settle_wrapped``).
+    vault.settle_wrapped(session, rt.keys, done)
     return len(rows)
 
 

@@ -5,6 +5,7 @@ Only this module and ``service`` handle clear personal values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -99,10 +100,49 @@ def cipher_from_loaded(keys: KeyProvider, cache: DataKeyCache, loaded: Loaded, s
 
 
 def new_key(session: Session, keys: KeyProvider, subject_id: str) -> FieldCipher:
+    """A fresh data key for a new subject, wrapped under the current KEK, its row written now."""
     dek = new_data_key()
     version, wrapped = wrap_data_key(keys, subject_id, dek)
-    session.add(SubjectKeyRow(subject_id=subject_id, kek_version=version, wrapped=wrapped))
+    row = SubjectKeyRow(subject_id=subject_id, kek_version=version, wrapped=wrapped)
+    session.add(row)
+    settle_wrapped(session, keys, [(row, dek)])
     return FieldCipher(subject_id, dek)
+
+
+def settle_wrapped(session: Session, keys: KeyProvider, wrapped: Sequence[tuple[SubjectKeyRow, bytes]]) -> int:
+    """Write rows whose data key was just wrapped, then make sure their KEK was not retired meanwhile.
+
+    Every place that wraps a data key into a ``subject_keys`` row (a new subject, a re-wrap) calls
+    this with the rows and their clear data keys, in the same transaction. The rows are flushed
+    first (the INSERT or UPDATE executes now, not at commit); only then is the key store asked,
+    afresh, which KEK versions it still has. A row whose version is gone is wrapped again under
+    the current KEK, the same data key, in the same transaction. Returns how many were re-wrapped.
+
+    Why this closes the race with ``rotation.retire`` (which removes a KEK from the key store
+    before it commits, and refuses while any row is under the version):
+
+    - PostgreSQL: retire holds ``LOCK TABLE subject_keys IN SHARE MODE`` from before its count
+      until it commits; our INSERT/UPDATE needs ROW EXCLUSIVE, which conflicts. Either our
+      statement ran first (then retire's lock waits for our commit and its count sees our row
+      under the old version and refuses; the KEK stays), or retire's lock came first (then our
+      statement waits until retire has committed, by which time the KEK is out of the key store,
+      so the check below sees it gone and re-wraps). Once our statement has run we hold ROW
+      EXCLUSIVE until commit, so no retirement can start between the check and our commit.
+    - SQLite: every transaction begins with ``BEGIN IMMEDIATE`` and holds the write lock to its
+      end, so retire's transaction (count, key removal, commit) runs wholly before ours took the
+      lock (the check sees the KEK gone, even when the wrap itself happened before our
+      transaction began) or wholly after our commit (its count sees our row and refuses).
+    """
+    session.flush()
+    if not wrapped:
+        return 0
+    live = set(keys.kek_versions())  # read afresh: another process may have retired a KEK
+    stale = [(row, dek) for row, dek in wrapped if row.kek_version not in live]
+    for row, dek in stale:
+        row.kek_version, row.wrapped = wrap_data_key(keys, row.subject_id, dek)
+    if stale:
+        session.flush()
+    return len(stale)
 
 
 def cipher_for(session: Session, keys: KeyProvider, cache: DataKeyCache, subject_id: str) -> FieldCipher:
