@@ -64,3 +64,27 @@ def test_the_text_around_the_number_gives_the_canonical_body(rt: Runtime, seq: i
         assert around is not None
         assert (around[0] + str(seq) + around[1]).encode() == canonical_body(entry.body(seq))
     assert _entries(rt)[-1].canonical_around_seq() is None
+
+
+def test_time_and_details_are_stored_as_the_column_types_store_them(rt: Runtime) -> None:
+    """SQLite's append gives the time and a ``Details``' JSON as ready text (``_sqlite_forms``):
+    it must be the text SQLAlchemy's own types write, or time comparisons and reads would drift."""
+    from sqlalchemy import JSON, DateTime, text
+
+    entries = _entries(rt)[:-1]
+    with rt.sessions() as s:
+        seqs = [ledger.append(s, e) for e in entries]
+        s.commit()
+    with rt.sessions() as s:
+        dialect = s.get_bind().dialect
+        stored = {r[0]: (r[1], r[2]) for r in s.execute(text("SELECT seq, time, details FROM ledger_entries"))}
+        mapped = {r.seq: r for r in s.scalars(select(LedgerEntryRow).where(LedgerEntryRow.seq.in_(seqs)))}
+    to_time = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    to_json = JSON().dialect_impl(dialect).bind_processor(dialect)
+    for seq, entry in zip(seqs, entries, strict=True):
+        assert mapped[seq].time.replace(tzinfo=None) == entry.time.replace(tzinfo=None)
+        assert mapped[seq].details == dict(entry.details)
+        if dialect.name == "sqlite":
+            assert to_time is not None
+            assert to_json is not None
+            assert stored[seq] == (to_time(entry.time), to_json(dict(entry.details)))

@@ -69,11 +69,12 @@ class Details(dict[str, Any]):
     """Entry details whose digest is computed once, for details many entries share (a read's
     decisions repeat for every read of the same fields by the same roles). Never mutate one."""
 
-    __slots__ = ("digest",)
+    __slots__ = ("digest", "json")
 
     def __init__(self, items: dict[str, Any]) -> None:
         super().__init__(items)
         self.digest = digest_of(items)
+        self.json = json.dumps(items)  # as SQLAlchemy's JSON type would store it on SQLite
 
 
 def _digest_of_details(details: dict[str, Any]) -> str:

@@ -26,6 +26,13 @@ from sqlalchemy.sql.elements import ClauseElement
 from lendshield.db.engine import Lane, statement_lane
 
 
+class Raw(str):
+    """A parameter value already in the form its column's bind processor would give the driver
+    (a JSON text worked out once for many entries, say): the processor is skipped for it."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
@@ -67,7 +74,9 @@ class Prepared:
             compiled = self._by_dialect[dialect.name] = self._compile(dialect)
         values = {**compiled.defaults, **params} if params else dict(compiled.defaults)
         for name, proc in compiled.processors.items():
-            values[name] = proc(values[name])
+            value = values[name]
+            if type(value) is not Raw:
+                values[name] = proc(value)
         args: Any = values if compiled.positional is None else [values[n] for n in compiled.positional]
         dbapi_conn = lane.dbapi
         cursor = dbapi_conn.cursor()

@@ -8,9 +8,9 @@ from sqlalchemy import JSON, DateTime, String, Table, bindparam, func, insert, s
 from sqlalchemy.orm import Session
 
 from lendshield.db.engine import Lane, statement_lane
-from lendshield.ledger.entry import Entry, leaf_hash
+from lendshield.ledger.entry import Details, Entry, leaf_hash
 from lendshield.ledger.models import LedgerEntryRow, LedgerHead
-from lendshield.ledger.prepared import Prepared
+from lendshield.ledger.prepared import Prepared, Raw
 
 # Core statements run on the session's cursor (``ledger.prepared``): appends happen on every
 # request, and SQLAlchemy's per-execution work would cost more than the statements themselves.
@@ -79,6 +79,17 @@ def append(session: Session, entry: Entry) -> int:
     if not rows:
         raise RuntimeError("the ledger's sequence number reached 2**53")
     return int(rows[0][0])
+
+
+def _sqlite_forms(columns: dict[str, Any]) -> None:
+    """Give the time and shared details in the very text SQLAlchemy's SQLite types would store,
+    worked out cheaply: the time by ``isoformat`` (the type's own format for years 1000 and on),
+    details by the JSON a ``Details`` keeps from its making."""
+    when, details = columns["time"], columns["details"]
+    if when.year >= 1000:
+        columns["time"] = Raw(when.replace(tzinfo=None).isoformat(" ", "microseconds"))
+    if type(details) is Details:
+        columns["details"] = Raw(details.json)
 
 
 def _insert(conn: Lane, entry: Entry, seq: int, columns: dict[str, Any]) -> int:
