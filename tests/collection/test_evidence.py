@@ -35,7 +35,7 @@ def test_recording_is_sealed_hashed_into_the_ledger_and_given_to_the_borrower(
         row = session.scalars(select(RecordingRow)).one()
         stored = (rt.settings.resolved_collection_blob_dir() / row.blob_name).read_bytes()
         entry = session.scalar(select(LedgerEntryRow).where(LedgerEntryRow.seq == rec["ledger_seq"]))
-        items = evidence.for_subject(session, rt, case.borrower)
+        items = evidence.for_subject(session, rt, case.borrower, who="system")
     assert AUDIO[20:200] not in stored  # sealed on disk
     assert entry is not None
     assert entry.details["sha256"] == rec["sha256"]
@@ -80,7 +80,7 @@ def test_recordings_are_deleted_when_their_retention_ends(rt: Runtime, client: T
         session.commit()
     with rt.sessions() as session:
         row = session.scalars(select(RecordingRow)).one()
-        (item,) = evidence.for_subject(session, rt, case.borrower)
+        (item,) = evidence.for_subject(session, rt, case.borrower, who="system")
     assert not list(rt.settings.resolved_collection_blob_dir().glob("*.sealed"))
     assert item.files == []
     assert item.record["recordings"][0]["deleted"] is True

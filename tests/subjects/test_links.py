@@ -49,9 +49,9 @@ def _database_bytes(path: str) -> bytes:
 def test_relations_are_read_through_links_and_never_stored_in_clear(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
     sid, (spouse, roommate) = _borrower(rt, make_actor)
     with rt.sessions() as session:
-        assert service.contacts_of(session, rt, sid) == [(spouse, RELATIONS[0]), (roommate, RELATIONS[1])]
-        assert service.relation_of(session, rt, sid, roommate) == RELATIONS[1]
-        assert service.relation_of(session, rt, roommate, sid) is None  # not linked that way
+        assert service.contacts_of(session, rt, sid, who=PO, purpose="rights_request") == [(spouse, RELATIONS[0]), (roommate, RELATIONS[1])]
+        assert service.relation_of(session, rt, sid, roommate, who=PO, purpose="rights_request") == RELATIONS[1]
+        assert service.relation_of(session, rt, roommate, sid, who=PO, purpose="rights_request") is None  # not linked that way
         stored = [bytes(r.relation_sealed or b"") for r in session.scalars(select(SubjectLinkRow))]
     assert "relation" not in {c["name"] for c in inspect(rt.engine).get_columns("subject_links")}
     for relation in RELATIONS:
@@ -67,8 +67,8 @@ def test_a_shredded_contact_takes_the_relation_with_it(rt: Runtime, make_actor) 
         service.shred(session, rt, PO, spouse, reason="erasure request")
         session.commit()
     with rt.sessions() as session:
-        assert service.contacts_of(session, rt, sid) == [(roommate, RELATIONS[1])]
-        assert service.relation_of(session, rt, sid, spouse) is None
+        assert service.contacts_of(session, rt, sid, who=PO, purpose="rights_request") == [(roommate, RELATIONS[1])]
+        assert service.relation_of(session, rt, sid, spouse, who=PO, purpose="rights_request") is None
         assert links.borrowers_of(session, spouse) == [sid]  # the link itself (ids only) stays
 
 
@@ -81,7 +81,7 @@ def test_a_sealed_relation_moved_to_another_link_does_not_open(rt: Runtime, make
         theirs.borrower_id = other  # the same contact's seal, claimed for another borrower
         session.flush()
         with pytest.raises(DecryptionFailed):
-            service.relation_of(session, rt, other, spouse)
+            service.relation_of(session, rt, other, spouse, who=PO, purpose="rights_request")
         session.rollback()
 
 
@@ -105,7 +105,7 @@ def test_the_migration_seals_existing_relations_and_drops_the_clear_column(rt: R
     rt.dek_cache.clear()
     assert "relation" not in {c["name"] for c in inspect(rt.engine).get_columns("subject_links")}
     with rt.sessions() as session:
-        assert service.contacts_of(session, rt, sid) == [(spouse, "父母")]
+        assert service.contacts_of(session, rt, sid, who=PO, purpose="rights_request") == [(spouse, "父母")]
         rows = {r.contact_id: r.relation_sealed for r in session.scalars(select(SubjectLinkRow))}
     assert rows[roommate] is None  # shredded: the clear relation was dropped, not sealed
     assert "父母".encode() not in bytes(rows[spouse] or b"")

@@ -98,4 +98,4 @@ def borrower(rt: Runtime, writer: Principal, *, collector_id: str | None = None,
 
 def contacts_of(rt: Runtime, borrower_id: str) -> list[str]:
     with rt.sessions() as session:
-        return [cid for cid, _ in subjects.contacts_of(session, rt, borrower_id)]
+        return subjects.contact_ids_of(session, borrower_id)

@@ -98,7 +98,7 @@ def get_targets(rt: RuntimeDep, who: PrincipalDep, loan_id: LoanId) -> list[Targ
         if loan.assigned_collector_id != who.id:
             raise Forbidden("this loan is not assigned to you")
         out = []
-        for t in service.targets(session, rt, loan):
+        for t in service.targets(session, rt, loan, who=who):
             # The collector sees the number masked, through the gate (and the read is logged).
             view = subjects.read_fields(session, rt, who, t.id, ["mobile"], purpose="collection", reason=None, via="collection_targets")
             field = view.fields.get("mobile")

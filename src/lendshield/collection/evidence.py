@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from lendshield.collection import recordings
 from lendshield.collection.models import ContactRow, RecordingRow
+from lendshield.principals import Principal
 from lendshield.runtime import Runtime
 from lendshield.subjects import records
 from lendshield.subjects import service as subjects
+
+PURPOSE = "rights_request"  # the borrower's copy of their data (PIPL Art. 45)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +30,23 @@ class EvidenceItem:
     files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-def for_subject(session: Session, rt: Runtime, subject_id: str) -> list[EvidenceItem]:
-    """Everything the guard recorded about a borrower's collection, oldest first."""
+def for_subject(session: Session, rt: Runtime, subject_id: str, *, who: Principal | str, purpose: str = PURPOSE) -> list[EvidenceItem]:
+    """Everything the guard recorded about a borrower's collection, oldest first.
+
+    Third parties are named by their relation to the borrower, opened once for the whole copy as
+    ``who`` for ``purpose`` (one ``subject.relations`` ledger entry), and only when a contact
+    with a third party is in it."""
     contacts = session.scalars(select(ContactRow).where(ContactRow.borrower_id == subject_id).order_by(ContactRow.created_at)).all()
+    relations: dict[str, str] = {}
+    if any(c.target_role != "debtor" for c in contacts):
+        relations = dict(subjects.contacts_of(session, rt, subject_id, who=who, purpose=purpose))
     recs: dict[str, list[RecordingRow]] = {}
     for rec in session.scalars(select(RecordingRow).where(RecordingRow.borrower_id == subject_id).order_by(RecordingRow.created_at)):
         recs.setdefault(rec.contact_id, []).append(rec)
     out = []
     for c in contacts:
         text = records.open_record(session, rt, subject_id, f"contact:{c.id}", c.text_sealed).decode() if c.text_sealed else None
-        relation = "本人" if c.target_role == "debtor" else (subjects.relation_of(session, rt, subject_id, c.target_id) or c.target_role)
+        relation = "本人" if c.target_role == "debtor" else (relations.get(c.target_id) or c.target_role)
         record: dict[str, Any] = {
             "contact_id": c.id,
             "loan_id": c.loan_id,

@@ -41,6 +41,7 @@ CONTACT_ROLES = frozenset({"collector"})
 OVERSIGHT_ROLES = frozenset({"collection_supervisor", "protection_officer", "auditor"})
 GUARANTOR_RELATIONS = frozenset({"guarantor", "担保人", "保证人"})
 MAX_TEXT = 1000
+PURPOSE = "collection"  # the purpose contacts are opened for (the policy's purpose id)
 
 
 @lru_cache(maxsize=8)
@@ -83,21 +84,30 @@ def loan_for_contact(session: Session, who: Principal, loan_id: str) -> LoanRow:
     return loan
 
 
-def targets(session: Session, rt: Runtime, loan: LoanRow) -> list[Target]:
-    """Who may be contacted about a loan, at most: the debtor, guarantors, emergency contacts."""
+def _role(relation: str) -> TargetRole:
+    return "guarantor" if relation.strip().lower() in GUARANTOR_RELATIONS else "third_party"
+
+
+def targets(session: Session, rt: Runtime, loan: LoanRow, *, who: Principal) -> list[Target]:
+    """Who may be contacted about a loan, at most: the debtor, guarantors, emergency contacts.
+
+    The contacts' relations are opened for ``who`` (one ``subject.relations`` ledger entry on
+    the borrower's timeline, purpose ``collection``)."""
     out = [Target(loan.borrower_id, "debtor", "本人")]
-    for contact_id, relation in subjects.contacts_of(session, rt, loan.borrower_id):
-        role: TargetRole = "guarantor" if relation.strip().lower() in GUARANTOR_RELATIONS else "third_party"
-        out.append(Target(contact_id, role, relation))
+    for contact_id, relation in subjects.contacts_of(session, rt, loan.borrower_id, who=who, purpose=PURPOSE):
+        out.append(Target(contact_id, _role(relation), relation))
     return out
 
 
-def _target(session: Session, rt: Runtime, loan: LoanRow, target_id: str | None) -> Target:
+def _target(session: Session, rt: Runtime, who: Principal, loan: LoanRow, target_id: str | None) -> Target:
+    """The one target asked for; only that contact's relation is opened (none for the debtor)."""
     wanted = target_id or loan.borrower_id
-    for t in targets(session, rt, loan):
-        if t.id == wanted:
-            return t
-    raise InvalidInput("target_id: not the borrower or one of the borrower's linked contacts", path="target_id")
+    if wanted == loan.borrower_id:
+        return Target(loan.borrower_id, "debtor", "本人")
+    relation = subjects.relation_of(session, rt, loan.borrower_id, wanted, who=who, purpose=PURPOSE)
+    if relation is None:
+        raise InvalidInput("target_id: not the borrower or one of the borrower's linked contacts", path="target_id")
+    return Target(wanted, _role(relation), relation)
 
 
 def history(session: Session, borrower_id: str) -> list[Past]:
@@ -285,7 +295,7 @@ def start_contact(
         raise InvalidInput("text: a message needs text", path="text")
     if text is not None and len(text) > MAX_TEXT:
         raise InvalidInput(f"text: at most {MAX_TEXT} characters", path="text")
-    target = _target(session, rt, loan, target_id)
+    target = _target(session, rt, who, loan, target_id)
     rule_set = rules(rt)
     preset_name, blocked = check_attempt(session, rt, who, loan, target, channel, rule_set)
     if blocked is not None:
@@ -342,7 +352,7 @@ def record_visit(session: Session, rt: Runtime, who: Principal, loan_id: str, *,
             raise InvalidInput("participants: every participant must be a collector", path="participants")
     if len(notes) > MAX_TEXT:
         raise InvalidInput(f"notes: at most {MAX_TEXT} characters", path="notes")
-    target = _target(session, rt, loan, None)
+    target = _target(session, rt, who, loan, None)
     rule_set = rules(rt)
     preset_name, blocked = check_attempt(session, rt, who, loan, target, "visit", rule_set)
     if blocked is not None:

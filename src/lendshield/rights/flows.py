@@ -80,7 +80,10 @@ def erase(session: Session, rt: Runtime, who: Principal, subject_id: str, *, gro
     """Crypto-shred the person, and their emergency contacts no other borrower names, with a
     tombstone each. Returns the ids erased."""
     erased = []
-    targets = [subject_id] + [c for c, _ in subjects.contacts_of(session, rt, subject_id) if borrowers_of(session, c) == [subject_id]]
+    # Only the contacts' ids are needed: their relations stay sealed (nothing opened, nothing to
+    # record beyond the shredding and tombstones below).
+    contacts = subjects.contact_ids_of(session, subject_id)
+    targets = [subject_id] + [c for c in contacts if borrowers_of(session, c) == [subject_id]]
     for target in targets:
         try:
             subjects.require_live(session, target)

@@ -92,11 +92,11 @@ def _recipients(session: Session, rt: Runtime, subject_id: str) -> dict[str, Any
     return {"available": True, "items": _plain(fn(session, rt, subject_id))}
 
 
-def _evidence(session: Session, rt: Runtime, subject_id: str) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+def _evidence(session: Session, rt: Runtime, who: Principal, subject_id: str) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     fn = _optional("lendshield.collection.evidence", "for_subject")
     if fn is None:
         return {"available": False, "note": "collection evidence is not installed", "items": []}, []
-    items = fn(session, rt, subject_id)
+    items = fn(session, rt, subject_id, who=who, purpose=PURPOSE)  # relations opened as the officer, in the ledger
     files: list[tuple[str, bytes]] = []
     records = []
     for item in items:
@@ -162,7 +162,7 @@ def build(session: Session, rt: Runtime, who: Principal, row: RightsRequestRow) 
         ),
     ]
     if not portability:
-        evidence, evidence_files = _evidence(session, rt, row.subject_id)
+        evidence, evidence_files = _evidence(session, rt, who, row.subject_id)
         data |= {
             "requests": requests,
             "automated_decisions": [_plain(d) for d in decisions.decisions_for(session, rt, who, row.subject_id)],

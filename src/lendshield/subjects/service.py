@@ -587,9 +587,20 @@ def shred(session: Session, rt: Runtime, who: Principal, subject_id: str, *, rea
     )
 
 
-def contacts_of(session: Session, rt: Runtime, borrower_id: str) -> list[tuple[str, str]]:
-    """(contact id, relation) of a borrower's live emergency contacts (``links.contacts_of``)."""
-    return links.contacts_of(session, rt, borrower_id)
+def contacts_of(
+    session: Session, rt: Runtime, borrower_id: str, *, who: Principal | str, purpose: str, reason: str | None = None
+) -> list[tuple[str, str]]:
+    """(contact id, relation) of a borrower's live emergency contacts (``links.contacts_of``).
+
+    Opening the relations is recorded in the ledger as ``who`` (a principal or a system actor
+    id) for ``purpose``: one ``subject.relations`` entry on the borrower's timeline.
+    """
+    return links.contacts_of(session, rt, borrower_id, who=who, purpose=purpose, reason=reason)
+
+
+def contact_ids_of(session: Session, borrower_id: str) -> list[str]:
+    """Ids of a borrower's live emergency contacts; no relation is opened (nothing to record)."""
+    return links.contact_ids_of(session, borrower_id)
 
 
 def require_live(session: Session, subject_id: str) -> None:
@@ -602,6 +613,10 @@ def timezone_of(session: Session, subject_id: str) -> str:
     return vault.live_subject(session, subject_id).timezone
 
 
-def relation_of(session: Session, rt: Runtime, borrower_id: str, contact_id: str) -> str | None:
-    """How an emergency contact or guarantor is linked to a borrower; None when not linked."""
-    return links.relation_of(session, rt, borrower_id, contact_id)
+def relation_of(
+    session: Session, rt: Runtime, borrower_id: str, contact_id: str, *, who: Principal | str, purpose: str, reason: str | None = None
+) -> str | None:
+    """How an emergency contact or guarantor is linked to a borrower; None when not linked.
+
+    An opened relation is recorded in the ledger like ``contacts_of``."""
+    return links.relation_of(session, rt, borrower_id, contact_id, who=who, purpose=purpose, reason=reason)

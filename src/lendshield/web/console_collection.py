@@ -42,7 +42,7 @@ def _loan_context(rt: Runtime, who: Principal, loan_id: str) -> dict[str, Any]:
         if loan.assigned_collector_id != who.id:
             raise NotCollector("this loan is not assigned to you")
         targets = []
-        for t in collection.targets(session, rt, loan):
+        for t in collection.targets(session, rt, loan, who=who):
             view = subjects.read_fields(session, rt, who, t.id, ["name", "mobile"], purpose="collection", reason=None, via="console")
             targets.append(
                 {
