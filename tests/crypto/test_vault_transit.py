@@ -181,3 +181,22 @@ def test_settings_select_the_vault_provider(vault_url: str, tmp_path: Path) -> N
     provider = make_key_provider(settings)
     assert isinstance(provider, VaultTransitProvider)
     assert (tmp_path / "vault-sealed.json").exists()
+
+
+def test_retiring_a_version_seals_the_root_secret_and_signing_keys_again_first(vault_url: str, tmp_path: Path) -> None:
+    """The root secret (blind indexes, subject references) and the signing keys are sealed under a
+    key version like data keys: retiring the version must not make them unreadable, in this
+    process, in another one that read the sealed file before, or after a restart."""
+    path = tmp_path / "sealed.json"
+    first = _provider(vault_url, path)
+    secret = first.secret("vault/blind-index")
+    public = first.signing_key("ledger")[1].public_key().public_bytes_raw()
+    other = _provider(vault_url, path)  # another process, holding the file as it was
+    assert first.add_kek() == "2"
+    first.retire_kek("1")
+    assert "vault:v1:" not in path.read_text()
+    assert "vault:v2:" in path.read_text()
+    for provider in (first, other, _provider(vault_url, path)):
+        assert provider.secret("vault/blind-index") == secret
+        assert provider.secret("vault/other-name") == first.secret("vault/other-name")
+        assert provider.signing_key("ledger")[1].public_key().public_bytes_raw() == public

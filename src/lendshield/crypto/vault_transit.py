@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,9 @@ class VaultTransitProvider:
             raise KeyUnavailable("the current KEK cannot be retired")
         if int(version) != int(info.get("min_decryption_version", 1)):
             raise KeyUnavailable("Vault retires versions oldest first; retire the older versions before this one")
+        # The root secret and the signing keys are sealed under a key version too: seal them
+        # again under the current one first, or retiring would make them unreadable.
+        self._reseal_all()
         try:
             self._transit.update_key_configuration(name=self._key, min_decryption_version=int(version) + 1, mount_point=self._mount)
         except (VaultError, OSError) as exc:
@@ -121,6 +125,30 @@ class VaultTransitProvider:
 
     def _unseal(self, text: str, label: str) -> bytes:
         return self.unwrap(_version_of(text), text.encode(), b"lendshield/sealed/" + label.encode())
+
+    def _reseal_all(self) -> None:
+        """Seal the root secret and every signing key again under the current key version, and
+        write the file atomically. Other processes read it again when their copy no longer opens
+        (``_opened``)."""
+        with self._lock:
+            data = json.loads(json.dumps(self._load_or_create()))
+            data["root_secret"] = self._seal(self._unseal(data["root_secret"], "root"), "root")
+            for name, entry in data["signing"].items():
+                for version, sealed in entry["keys"].items():
+                    label = f"signing/{name}/{version}"
+                    entry["keys"][version] = self._seal(self._unseal(sealed, label), label)
+            self._write(data)
+            self._sealed = data
+
+    def _opened(self, pick: Callable[[dict[str, Any]], str], label: str) -> bytes:
+        """Unseal what ``pick`` names in the sealed file; if this process's copy no longer opens
+        (another process re-sealed it and retired the version), read the file again once."""
+        try:
+            return self._unseal(pick(self._sealed), label)
+        except DecryptionFailed:
+            with self._lock:
+                self._sealed = self._load_or_create()
+            return self._unseal(pick(self._sealed), label)
 
     def _load_or_create(self) -> dict[str, Any]:
         if self._file.exists():
@@ -142,7 +170,7 @@ class VaultTransitProvider:
     def secret(self, name: str) -> bytes:
         cached = self._secret_cache.get(name)
         if cached is None:
-            cached = derive_secret(self._unseal(self._sealed["root_secret"], "root"), name)
+            cached = derive_secret(self._opened(lambda d: str(d["root_secret"]), "root"), name)
             self._secret_cache[name] = cached
         return cached
 
@@ -163,7 +191,7 @@ class VaultTransitProvider:
             self.add_signing_key(name)
         entry = self._sealed["signing"][name]
         chosen = version if version is not None else str(entry["current"])
-        sealed = entry["keys"].get(chosen)
-        if sealed is None:
+        if entry["keys"].get(chosen) is None:
             raise KeyUnavailable(f"signing key {name} version {chosen} is not available")
-        return chosen, Ed25519PrivateKey.from_private_bytes(self._unseal(sealed, f"signing/{name}/{chosen}"))
+        raw = self._opened(lambda d: str(d["signing"][name]["keys"][chosen]), f"signing/{name}/{chosen}")
+        return chosen, Ed25519PrivateKey.from_private_bytes(raw)
