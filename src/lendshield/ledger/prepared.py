@@ -39,13 +39,18 @@ class _Compiled:
     positional: tuple[str, ...] | None  # bind names in order for qmark/format styles
     defaults: dict[str, Any]  # values Core put in the statement itself (``next_seq + 1``)
     processors: dict[str, Callable[[Any], Any]]
+    # Whether the statement gives rows back; None for text (asked of the cursor). Asking the
+    # cursor costs psycopg a column object per column, for every statement.
+    rows: bool | None
 
 
 class Prepared:
     """One Core statement; ``run`` executes it in the session's transaction."""
 
-    def __init__(self, stmt: Executable) -> None:
+    def __init__(self, stmt: Executable, *, returns_rows: bool | None = None) -> None:
+        """``returns_rows`` tells it for a text statement (a Core one says so itself)."""
         self._stmt = stmt
+        self._returns_rows = returns_rows
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -58,7 +63,10 @@ class Prepared:
             if proc is not None:
                 processors[name] = proc
         positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
-        return _Compiled(str(compiled), positional, dict(compiled.params), processors)
+        rows = self._returns_rows
+        if rows is None and not compiled.isplaintext:
+            rows = bool(compiled.effective_returning) if compiled.isinsert or compiled.isupdate or compiled.isdelete else True
+        return _Compiled(str(compiled), positional, dict(compiled.params), processors, rows)
 
     def run(self, session: Session | Connection | Lane, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         """Execute with ``params`` (by bind name) and return every row the driver gives back.
@@ -82,7 +90,10 @@ class Prepared:
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(compiled.sql, args)
-            return cursor.fetchall() if cursor.description is not None else ()
+            rows = compiled.rows
+            if rows is None:
+                rows = cursor.description is not None
+            return cursor.fetchall() if rows else ()
         except dialect.loaded_dbapi.Error as exc:
             # As SQLAlchemy itself would: its own exception types (IntegrityError, ...) for
             # callers, and a connection found dead is invalidated so the pool never hands it out.

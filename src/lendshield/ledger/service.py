@@ -48,7 +48,8 @@ _APPEND_PG = Prepared(
         bindparam("action", type_=String()),
         bindparam("subject_ref", type_=String()),
         bindparam("details", type_=JSON()),
-    )
+    ),
+    returns_rows=True,
 )
 
 
