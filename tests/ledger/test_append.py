@@ -88,3 +88,38 @@ def test_time_and_details_are_stored_as_the_column_types_store_them(rt: Runtime)
             assert to_time is not None
             assert to_json is not None
             assert stored[seq] == (to_time(entry.time), to_json(dict(entry.details)))
+
+
+def test_sqlite_date_and_time_parameters_are_written_as_the_types_write_them() -> None:
+    """Prepared statements give SQLite's DATETIME and DATE their text by ``isoformat``
+    (``ledger.prepared._sqlite_iso``): the same text as the types' own processors, for aware and
+    naive times, with and without microseconds, dates, and years the fast path leaves alone."""
+    from datetime import date, timedelta, timezone
+
+    from sqlalchemy import Date, DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from lendshield.ledger.prepared import _sqlite_iso
+
+    dialect = sqlite.dialect()
+    for type_, values in (
+        (
+            DateTime(),
+            [
+                datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=UTC),
+                datetime(2026, 12, 2, 1, 2, 3, tzinfo=timezone(timedelta(hours=8))),
+                datetime(1999, 1, 1),
+                datetime(999, 1, 1, 0, 0, 0, 1),
+                date(2026, 1, 2),
+                None,
+            ],
+        ),
+        (Date(), [date(2026, 12, 2), date(1000, 1, 1), date(999, 12, 31), datetime(2026, 1, 2, 3, 4), None]),
+    ):
+        impl = type_.dialect_impl(dialect)
+        own = impl.bind_processor(dialect)
+        assert own is not None
+        fast = _sqlite_iso(impl, own)
+        assert fast is not own
+        for value in values:
+            assert fast(value) == own(value), value

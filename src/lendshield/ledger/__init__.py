@@ -21,5 +21,6 @@ def __getattr__(name: str) -> Any:
     if name == "append":
         from lendshield.ledger.service import append
 
+        globals()["append"] = append  # found directly from now on: every request appends
         return append
     raise AttributeError(name)

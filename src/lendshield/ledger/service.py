@@ -71,6 +71,7 @@ def append(session: Session, entry: Entry) -> int:
         "details": entry.details or None,
     }
     if conn.dialect.name == "sqlite":
+        _sqlite_forms(columns)
         last = _LAST.run(conn)[0][0]
         return _insert(conn, entry, 0 if last is None else int(last) + 1, columns)
     around = entry.canonical_around_seq()
@@ -83,12 +84,9 @@ def append(session: Session, entry: Entry) -> int:
 
 
 def _sqlite_forms(columns: dict[str, Any]) -> None:
-    """Give the time and shared details in the very text SQLAlchemy's SQLite types would store,
-    worked out cheaply: the time by ``isoformat`` (the type's own format for years 1000 and on),
-    details by the JSON a ``Details`` keeps from its making."""
-    when, details = columns["time"], columns["details"]
-    if when.year >= 1000:
-        columns["time"] = Raw(when.replace(tzinfo=None).isoformat(" ", "microseconds"))
+    """Give a shared ``Details``' JSON as the very text SQLAlchemy's JSON type would store on
+    SQLite, kept from the details' making instead of serialised for every entry."""
+    details = columns["details"]
     if type(details) is Details:
         columns["details"] = Raw(details.json)
 
