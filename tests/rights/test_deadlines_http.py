@@ -54,6 +54,8 @@ def test_a_deadline_in_2027_is_estimated_said_on_the_request_and_alerted(
     out = CliRunner().invoke(cli_app, ["rights", "alerts"])
     assert out.exit_code == 0, out.output
     assert f"calendar_missing {req['id']}" in out.output
+    for bad in ("0", "-1", str(2**63), str(10**30), "x"):  # refused as bad input, never a 500 from the driver
+        s.problem(client.post(f"/v1/rights/alerts/{bad}/acknowledge", headers=officer.headers), 422)
     ack = client.post(f"/v1/rights/alerts/{listed[0]['id']}/acknowledge", headers=officer.headers)
     assert ack.json()["acknowledged"] is True
     assert client.get("/v1/rights/alerts", headers=officer.headers).json() == []

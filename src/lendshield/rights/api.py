@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Header, Query, Request
+from fastapi import APIRouter, Cookie, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from lendshield.accounts import borrowers
@@ -235,8 +235,13 @@ def list_alerts(rt: RuntimeDep, who: CallerDep, include_acknowledged: bool = Fal
         return [AlertOut.of(a) for a in alerts.list_alerts(session, rt, who, include_acknowledged=include_acknowledged)]
 
 
+# An alert id is a database integer: a larger number is refused as bad input, never sent to the
+# driver (SQLite's INTEGER and PostgreSQL's BIGINT stop at 2**63 - 1).
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, rt: RuntimeDep, who: CallerDep) -> AlertOut:
+def acknowledge(alert_id: AlertId, rt: RuntimeDep, who: CallerDep) -> AlertOut:
     with unit_of_work(rt) as session:
         return AlertOut.of(alerts.acknowledge(session, rt, who, alert_id))
 
