@@ -35,6 +35,7 @@ ACTIONS = {
     "subject.lookup": "Your record was looked up",
     "subject.correct": "Your data was corrected",
     "subject.deliver": "Your number was used to deliver a message or call",
+    "subject.relations": "How your emergency contacts are related to you was read",
     "subject.credential_check": "Your data was compared with a new password (nothing kept)",
     "subject.tokenize": "A token standing for your data was made",
     "subject.detokenize": "A token standing for your data was resolved",
