@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 import weakref
 from collections import deque
@@ -36,6 +38,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cur = dbapi_conn.cursor()
             if not memory:
                 cur.execute("PRAGMA journal_mode=WAL")
+                # Checkpoints are the checkpointer thread's (``_Checkpointer``), not the committer's.
+                cur.execute("PRAGMA wal_autocheckpoint=0")
+                cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cur.execute("PRAGMA synchronous=NORMAL" if not memory else "PRAGMA synchronous=OFF")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
@@ -50,7 +55,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         if not memory:
             cache = _LANE_CACHES[engine] = _LaneCache()
-            event.listen(engine, "engine_disposed", lambda _engine: cache.close_all())
+            checkpointer = _CHECKPOINTERS[engine] = _Checkpointer(str(engine.url.database))
+            weakref.finalize(engine, checkpointer.stop)
+
+            def _disposed(_engine: Engine) -> None:
+                cache.close_all()
+                checkpointer.stop()
+
+            event.listen(engine, "engine_disposed", _disposed)
         return engine
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
     _ping_when_idle(engine)
@@ -93,6 +105,67 @@ def _begin(dialect: Dialect, dbapi_conn: Any) -> None:
     see ``make_engine``); PostgreSQL's driver begins one by itself before the first statement."""
     if dialect.name == "sqlite" and not dbapi_conn.in_transaction:
         dbapi_conn.execute("BEGIN IMMEDIATE")
+
+
+# How often the checkpointer copies committed WAL frames into the database file, and the size a
+# WAL file is cut back to once it has been fully checkpointed.
+CHECKPOINT_SECONDS = 0.25
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+class _Checkpointer:
+    """Checkpoints a SQLite database's WAL from a thread of its own, every ``CHECKPOINT_SECONDS``.
+
+    With SQLite's automatic checkpoints the transaction whose commit crosses the WAL's size
+    threshold copies the frames into the database and waits for both files' ``fsync``: about a
+    tenth of a masked read's time, in the request's thread. Here a daemon thread with its own
+    connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` instead (it never blocks readers or
+    writers), so commits only append to the WAL. It also bounds what a power loss can take
+    back: with ``synchronous=NORMAL`` the WAL is synced at checkpoints, which now come every
+    quarter second that anything was written, where a quiet system used to wait for 1,000 pages.
+    Any other process with the database open (a CLI command, a second API process) runs its own;
+    two checkpoints at once are fine (one finds the other busy). The thread holds no reference
+    to the engine and stops when the engine is disposed or collected; a process that exits
+    without stopping it leaves nothing behind, as SQLite checkpoints when the last connection
+    closes.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stopped = threading.Event()
+        self.runs = 0
+        self.last: tuple[int, int, int] | None = None  # (busy, WAL frames, frames checkpointed)
+        self._thread = threading.Thread(target=self._loop, name="lendshield-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _loop(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while not self._stopped.wait(CHECKPOINT_SECONDS):
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=1)
+                    row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.last = (int(row[0]), int(row[1]), int(row[2]))
+                    self.runs += 1
+                except sqlite3.Error:
+                    # The file is being replaced (a restore) or is gone: try again next time.
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, _Checkpointer] = weakref.WeakKeyDictionary()
 
 
 class _LaneCache:
