@@ -31,3 +31,20 @@ def test_seeded_borrowers_are_readable_for_consented_purposes(tmp_path: Path) ->
     assert set(view.fields) == {"name", "income"}
     assert not view.denied
     rt.engine.dispose()
+
+
+def test_the_demo_can_be_run_again_and_adds_new_people(tmp_path: Path) -> None:
+    from sqlalchemy import func
+
+    from lendshield.loans.models import LoanRow
+
+    rt, _ = initialise(Settings(data_dir=tmp_path, environment="test"))
+    try:
+        assert seed_demo(rt, borrowers=5) == 5
+        assert seed_demo(rt, borrowers=5) == 5  # the same seed used to draw the same loan numbers again
+        with rt.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(LoanRow)) == 10
+            assert session.scalar(select(func.count()).select_from(SubjectRow).where(SubjectRow.kind == "borrower")) == 10
+            session.rollback()
+    finally:
+        rt.engine.dispose()

@@ -11,7 +11,7 @@ from decimal import Decimal
 from faker import Faker
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import select
+from sqlalchemy import func, select
 from stdnum import luhn
 
 from lendshield.consent import service as consent
@@ -70,6 +70,10 @@ def _staff(session: object, rt: Runtime) -> dict[str, Principal]:
 
 
 def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progress: Console | None = None) -> int:
+    with rt.sessions() as session:
+        # Run again on a seeded database, the same seed would draw the same loan numbers: start
+        # from where the borrowers already seeded leave off, so each run adds new people.
+        seed += session.scalar(select(func.count()).select_from(LoanRow).where(LoanRow.synthetic.is_(True))) or 0
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     rng = random.Random(seed)
@@ -120,6 +124,8 @@ def seed_demo(rt: Runtime, *, borrowers: int = 1000, seed: int = 20261122, progr
                         consent.record(session, rt, loader, sid, purpose="marketing", action="refuse", notice_version=notice, channel="app")
                     overdue = rng.choice([0, 0, 0, 0, 3, 15, 35, 70, 120])
                     loan_id = f"DEMO-{fake.unique.numerify('########')}"
+                    while session.get(LoanRow, loan_id) is not None:  # drawn by an earlier run
+                        loan_id = f"DEMO-{fake.unique.numerify('########')}"
                     session.add(
                         LoanRow(
                             id=loan_id,
