@@ -64,6 +64,8 @@ def test_without_the_thread_the_wal_is_never_checkpointed(tmp_path: Path, monkey
 def test_the_thread_stops_with_dispose_and_with_a_collected_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_module, "CHECKPOINT_SECONDS", 0.01)
     engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
     first = _CHECKPOINTERS[engine]
     assert _wait_for(lambda: first.runs > 0)
     engine.dispose()
@@ -80,5 +82,21 @@ def test_memory_databases_have_no_checkpointer() -> None:
     engine = make_engine("sqlite://")
     try:
         assert engine not in _CHECKPOINTERS
+    finally:
+        engine.dispose()
+
+
+def test_an_unused_engine_creates_no_database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "CHECKPOINT_SECONDS", 0.01)
+    path = tmp_path / "odd name #1?.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        checkpointer = _CHECKPOINTERS[engine]
+        time.sleep(0.2)
+        assert checkpointer.runs == 0
+        assert not path.exists()
+        with engine.begin() as conn:  # once the database exists the thread finds it
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        assert _wait_for(lambda: checkpointer.runs > 0)
     finally:
         engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -153,7 +154,9 @@ class _Checkpointer:
             while not self._stopped.wait(CHECKPOINT_SECONDS):
                 try:
                     if conn is None:
-                        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=1)
+                        # Read-write, never create: an engine nobody used leaves no empty file.
+                        uri = f"file:{urllib.parse.quote(self._path)}?mode=rw"
+                        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=1)
                     row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     self.last = (int(row[0]), int(row[1]), int(row[2]))
                     self.runs += 1
