@@ -39,8 +39,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cur = dbapi_conn.cursor()
             if not memory:
                 cur.execute("PRAGMA journal_mode=WAL")
-                # Checkpoints are the checkpointer thread's (``_Checkpointer``), not the committer's.
-                cur.execute("PRAGMA wal_autocheckpoint=0")
+                # Checkpoints are the checkpointer thread's (``_Checkpointer``), not the committer's;
+                # SQLite's own stays as a safety net, far above what a second of commits writes, for
+                # an engine whose thread was stopped (used again after ``dispose()``).
+                cur.execute(f"PRAGMA wal_autocheckpoint={SAFETY_CHECKPOINT_PAGES}")
                 cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cur.execute("PRAGMA synchronous=NORMAL" if not memory else "PRAGMA synchronous=OFF")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -112,6 +114,7 @@ def _begin(dialect: Dialect, dbapi_conn: Any) -> None:
 # WAL file is cut back to once it has been fully checkpointed.
 CHECKPOINT_SECONDS = 1.0
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+SAFETY_CHECKPOINT_PAGES = 16_000
 
 
 class _Checkpointer:
@@ -121,7 +124,8 @@ class _Checkpointer:
     threshold copies the frames into the database and waits for both files' ``fsync``: about a
     tenth of a masked read's time, in the request's thread. Here a daemon thread with its own
     connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` instead (it never blocks readers or
-    writers), so commits only append to the WAL. It also bounds what a power loss can take
+    writers), so commits only append to the WAL (SQLite's own checkpoint stays at 16,000 pages,
+    a safety net the thread keeps the WAL below). It also bounds what a power loss can take
     back: with ``synchronous=NORMAL`` the WAL is synced at checkpoints, which now come every
     second that anything was written, where a quiet system used to wait for 1,000 pages (a busy
     one checkpointed more often, but each time in a request's thread; a second's worth of
