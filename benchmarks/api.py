@@ -498,6 +498,8 @@ def bench_backend(backend: str, workers: int, args: argparse.Namespace) -> list[
         env = base_env | {"LENDSHIELD_DATA_DIR": str(data), "LENDSHIELD_DATABASE_URL": url, "LENDSHIELD_LOG_LEVEL": "WARNING"}
         if args.no_jobs:
             env["LENDSHIELD_JOBS_ENABLED"] = "false"
+        if args.hot_read_threads is not None:
+            env["LENDSHIELD_HOT_READ_THREADS"] = str(args.hot_read_threads)
         try:
             proc, port = start("lendshield.web.app:app_from_env", env, workers)
             try:
@@ -578,6 +580,12 @@ def main() -> None:
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the no-gate limit")
     parser.add_argument("--no-jobs", action="store_true", help="API processes without their in-process jobs (integrator, watch)")
+    parser.add_argument(
+        "--hot-read-threads",
+        type=int,
+        default=None,
+        help="threads per API process for the masked read (0: the event loop; default: the setting)",
+    )
     parser.add_argument("--record", action="store_true", help="append the figures to docs/benchmarks.md")
     parser.add_argument("--profile", action="store_true", help="profile one server process (the first backend) under the read load")
     parser.add_argument("--load", help=argparse.SUPPRESS)

@@ -123,3 +123,22 @@ def test_sqlite_date_and_time_parameters_are_written_as_the_types_write_them() -
         assert fast is not own
         for value in values:
             assert fast(value) == own(value), value
+
+
+def test_sqlite_append_looks_up_the_last_number_and_never_scans(rt: Runtime) -> None:
+    # A scan would make every append cost in proportion to the ledger's length.
+    if rt.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's own plan")
+    from lendshield.ledger.service import _APPEND_SQLITE
+
+    sql, names = _APPEND_SQLITE.sql_for(rt.engine.dialect)
+    assert names is not None
+    values = {"before": "{", "after": "}", "time": "2026-12-02 00:00:00.000000", "actor": "a", "action": "x"}
+    values |= {"subject_ref": None, "details": None}
+    raw = rt.engine.raw_connection()
+    try:
+        plan = [row[3] for row in raw.driver_connection.execute("EXPLAIN QUERY PLAN " + sql, [values[n] for n in names])]  # type: ignore[union-attr]
+    finally:
+        raw.close()
+    assert any(step.startswith("SEARCH ledger_entries") for step in plan), plan
+    assert not any(step.startswith("SCAN ledger_entries") for step in plan), plan

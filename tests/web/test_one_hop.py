@@ -7,6 +7,7 @@ both: the token first, then the purpose, then the parameters (FastAPI's order).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path as FilePath
@@ -19,12 +20,26 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import event
 
+from lendshield.crypto import LocalKeyFile
+from lendshield.db.engine import UnitSession
 from lendshield.errors import Forbidden
 from lendshield.runtime import Runtime
+from lendshield.settings import Settings
 from lendshield.web import problem
-from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, _SQLiteWriters, unit_of_work
+from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, unit_of_work
 
 ItemId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
+
+
+@pytest.fixture(params=[0, 2], ids=["on-the-loop", "two-threads"])
+def settings(request: pytest.FixtureRequest, tmp_path: FilePath, db_url: str) -> Settings:
+    """Every test here runs both ways the hot read can be served (``Settings.hot_read_threads``)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    LocalKeyFile.create(data / "keys.json")
+    return Settings(environment="test", data_dir=data, database_url=db_url, hot_read_threads=request.param)
+
+
 GOOD_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -126,24 +141,6 @@ def test_masked_read_is_one_transaction_and_a_refusal_keeps_its_entry(client: Te
     assert "x-request-id" in missing.headers
 
 
-def test_sqlite_writers_queue_across_open_files(tmp_path: FilePath) -> None:
-    # Two instances open the lock file separately, as two API processes do: flock orders them.
-    database = str(tmp_path / "lendshield.db")
-    first, second = _SQLiteWriters(database), _SQLiteWriters(database)
-    entered = threading.Event()
-
-    def take_second() -> None:
-        with second:
-            entered.set()
-
-    with first, first:  # re-entrant within a thread
-        waiter = threading.Thread(target=take_second)
-        waiter.start()
-        assert not entered.wait(0.3)
-    assert entered.wait(5)
-    waiter.join()
-
-
 def test_an_inclusion_dependency_is_never_skipped(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
     # A router included with dependencies of its own gets FastAPI's own handler, which runs them.
     def refuse() -> None:
@@ -160,3 +157,59 @@ def test_an_inclusion_dependency_is_never_skipped(rt: Runtime, make_actor) -> No
         resp = client.get(f"/guarded/{GOOD_ID}", headers=actor.headers | {"X-Purpose": "loan_servicing"})
     assert resp.status_code == 403
     assert resp.json()["detail"] == "the inclusion's own dependency ran"
+
+
+class WhereOut(BaseModel):
+    thread: str
+    on_loop: bool
+
+
+def where(rt: RuntimeDep, who: PrincipalDep) -> WhereOut:
+    try:
+        asyncio.get_running_loop()
+        on_loop = True
+    except RuntimeError:
+        on_loop = False
+    return WhereOut(thread=threading.current_thread().name, on_loop=on_loop)
+
+
+def test_runs_where_the_setting_says(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
+    # 0: the event loop's own thread, no hop; N: one of the N threads of the one-hop pool.
+    app = FastAPI()
+    app.state.runtime = rt
+    problem.install(app)
+    router = APIRouter(route_class=OneHopRoute)
+    router.add_api_route("/where", where, methods=["GET"], response_model=WhereOut)
+    app.include_router(router)
+    actor = make_actor("loan_system")
+    with TestClient(app) as client:
+        answers = [client.get("/where", headers=actor.headers).json() for _ in range(5)]
+    if rt.settings.hot_read_threads == 0:
+        assert all(a["on_loop"] for a in answers)
+        assert not any(a["thread"].startswith("lendshield-uow") for a in answers)
+    else:
+        assert not any(a["on_loop"] for a in answers)
+        assert all(a["thread"].startswith("lendshield-uow") for a in answers)
+        assert len({a["thread"] for a in answers}) <= rt.settings.hot_read_threads
+
+
+def test_the_masked_read_stays_an_autocommit_unit(client: TestClient, rt: Runtime, make_actor, monkeypatch, row_counts) -> None:  # type: ignore[no-untyped-def]
+    # Token, load and gate only read; the one write is the entry's one statement, so no BEGIN or
+    # COMMIT is sent and no lock is held across statements (nothing turned it into a transaction).
+    writer = make_actor("loan_system")
+    sid = client.post("/v1/subjects", json={"fields": {"mobile": "13812345678"}}, headers=writer.headers).json()["id"]
+    ended: list[bool] = []
+    original = UnitSession._end_lane
+
+    def spy(self: UnitSession, *, clean: bool = False) -> None:
+        if self._lane is not None:
+            ended.append(self._lane.autocommit)
+        original(self, clean=clean)
+
+    monkeypatch.setattr(UnitSession, "_end_lane", spy)
+    before = row_counts()["ledger_entries"]
+    for purpose, status in [("loan_servicing", 200), ("marketing", 403)]:
+        resp = client.get(f"/v1/subjects/{sid}", headers=writer.headers | {"X-Purpose": purpose})
+        assert resp.status_code == status, resp.text
+    assert ended[:2] == [True, True]
+    assert row_counts()["ledger_entries"] == before + 2

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
 import threading
 import time
 import urllib.parse
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: the thread lock alone
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -48,6 +56,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            dbapi_conn.create_function("ledger_leaf_hash", 1, _leaf_hash, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
@@ -70,6 +79,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
     _ping_when_idle(engine)
     return engine
+
+
+def _leaf_hash(body: str | None) -> bytes | None:
+    """RFC 9162 section 2.1.1, a log entry's leaf hash: SHA-256(0x00 || entry), for SQLite's
+    one-statement ledger append (``ledger.service``); tests/ledger checks it against
+    ``ledger.entry.leaf_hash``."""
+    return None if body is None else hashlib.sha256(b"\x00" + body.encode()).digest()
 
 
 # A pooled connection unused for this long is pinged before it is handed out.
@@ -101,6 +117,14 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"idle connection failed its ping: {type(exc).__name__}") from exc
         if not alive:
             raise DisconnectionError("idle connection failed its ping")
+
+
+def _set_autocommit(dialect: Dialect, dbapi_conn: Any, on: bool) -> None:
+    """Put a driver connection, outside any transaction, in or out of autocommit. SQLite's is in
+    autocommit whenever no BEGIN was sent (``make_engine`` took transaction control), so only
+    PostgreSQL's driver is told."""
+    if dialect.name != "sqlite":
+        dbapi_conn.autocommit = on
 
 
 def _begin(dialect: Dialect, dbapi_conn: Any) -> None:
@@ -215,19 +239,117 @@ class _LaneCache:
 _LANE_CACHES: weakref.WeakKeyDictionary[Engine, _LaneCache] = weakref.WeakKeyDictionary()
 
 
+class SQLiteWriters:
+    """The writers of one SQLite database queue here, across threads and processes: a request's
+    whole transaction, or an autocommit unit's one writing statement (``Lane.writing``).
+
+    Every transaction on SQLite is ``BEGIN IMMEDIATE`` (``db.make_engine``), so only one runs at
+    a time anyway. A transaction that meets a held write lock inside SQLite sleeps in its busy
+    handler (1, 2, 5, 10 ... 100 ms), and the lock then stands idle while it sleeps: that was
+    most of the p99 under load. Queued on a thread lock, and between API processes on an
+    ``flock`` of a file beside the database, the next transaction starts the moment the last one
+    ends. SQLite's own locking is unchanged and still decides (the CLI, the worker and the jobs
+    do not queue here and are simply served by the busy handler); this only orders the waiting.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._thread = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        if database and database != ":memory:" and fcntl is not None:
+            try:
+                self._fd = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # a read-only directory: the thread lock alone, SQLite's busy handler between processes
+                self._fd = None
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+            except OSError:  # a file system without flock: SQLite's busy handler orders the processes
+                os.close(self._fd)
+                self._fd = None
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, SQLiteWriters] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def writers_queue(engine: Engine) -> SQLiteWriters | None:
+    """The queue of a SQLite database's writers (``SQLiteWriters``); None on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    writers = _SQLITE_WRITERS.get(engine)
+    if writers is None:
+        with _SQLITE_WRITERS_GUARD:
+            writers = _SQLITE_WRITERS.get(engine)
+            if writers is None:
+                writers = _SQLITE_WRITERS[engine] = SQLiteWriters(engine.url.database)
+    return writers
+
+
 class Lane:
-    """A driver connection in a unit of work's transaction, for precompiled statements."""
+    """A driver connection for precompiled statements: in a unit of work's transaction, or, in
+    an autocommit unit (``UnitSession.statement_autocommit``), running each statement as its
+    own transaction."""
 
-    __slots__ = ("_invalidate", "dbapi", "dialect")
+    __slots__ = ("_invalidate", "autocommit", "dbapi", "dialect", "queue")
 
-    def __init__(self, dialect: Dialect, dbapi: Any, invalidate: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        dbapi: Any,
+        invalidate: Callable[[BaseException], None],
+        *,
+        autocommit: bool = False,
+        queue: SQLiteWriters | None = None,
+    ) -> None:
         self.dialect = dialect
         self.dbapi = dbapi
         self._invalidate = invalidate
+        self.autocommit = autocommit
+        self.queue = queue  # an autocommit lane's writes on SQLite queue here (``SQLiteWriters``)
 
     def invalidate(self, exc: BaseException) -> None:
         """The connection was found dead: never hand it out again."""
         self._invalidate(exc)
+
+    def writing(self) -> AbstractContextManager[object]:
+        """Around one writing statement: in an autocommit lane on SQLite it queues with the
+        database's other writers; elsewhere the transaction already holds what it needs."""
+        return self.queue if self.autocommit and self.queue is not None else nullcontext()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Statements that must commit together: in an autocommit lane, a transaction of their
+        own (``BEGIN IMMEDIATE`` on SQLite, queued with the writers); else the lane's own."""
+        if not self.autocommit:
+            yield
+            return
+        if self.dialect.name != "sqlite":
+            with self.dbapi.transaction():  # psycopg: BEGIN ... COMMIT, or ROLLBACK on error
+                yield
+            return
+        with self.writing():
+            self.dbapi.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.dbapi.rollback()
+                raise
+            self.dbapi.commit()
 
     @classmethod
     def of(cls, conn: Connection) -> Lane:
@@ -251,6 +373,15 @@ class UnitSession(Session):
     ``before_commit``) fire only when the ORM took part; nothing in LendShield listens to them.
     """
 
+    statement_autocommit = False
+    """Set before the first statement for a unit of work that only reads and then writes its
+    ledger entry (the masked read): its lane begins no transaction, each statement is its own
+    (one atomic statement appends the entry), so it saves BEGIN and COMMIT (two round trips on
+    PostgreSQL) and holds no lock across statements (on SQLite, no write lock while it reads;
+    its one write queues with the others, ``Lane.writing``). Each read sees the latest committed
+    state, as every statement of a READ COMMITTED transaction does. Should the ORM join, the lane
+    turns into an ordinary transaction from there on (``get_bind``)."""
+
     _lane: Lane | None = None
     _raw: PoolProxiedConnection | None = None  # the lane's pooled connection
     _joined: Connection | None = None  # the same connection as the ORM sees it (``get_bind``)
@@ -268,13 +399,18 @@ class UnitSession(Session):
         raw = cache.take() if cache is not None else None
         if raw is None:
             raw = engine.raw_connection()
+        autocommit = self.statement_autocommit
         try:
-            _begin(engine.dialect, raw.dbapi_connection)
+            if autocommit:
+                _set_autocommit(engine.dialect, raw.dbapi_connection, True)
+            else:
+                _begin(engine.dialect, raw.dbapi_connection)
         except BaseException:
             raw.close()
             raise
         self._raw = raw
-        self._lane = lane = Lane(engine.dialect, raw.dbapi_connection, raw.invalidate)
+        queue = writers_queue(engine) if autocommit else None
+        self._lane = lane = Lane(engine.dialect, raw.dbapi_connection, raw.invalidate, autocommit=autocommit, queue=queue)
         return lane
 
     def get_bind(self, mapper: Any = None, **kw: Any) -> Engine | Connection:
@@ -284,6 +420,12 @@ class UnitSession(Session):
         if self._joined is None:
             engine = self.bind
             assert isinstance(engine, Engine)
+            lane = self._lane
+            if lane is not None and lane.autocommit:
+                # The ORM works in a transaction: from here on the lane is in one, which the
+                # Connection's begin opens (BEGIN IMMEDIATE on SQLite, the driver's on PostgreSQL).
+                _set_autocommit(engine.dialect, raw.dbapi_connection, False)
+                lane.autocommit = False
             self._joined = Connection(engine, connection=raw)  # its begin finds the transaction open
         return self._joined
 
@@ -324,9 +466,15 @@ class UnitSession(Session):
     def _end_lane(self, *, clean: bool = False) -> None:
         """Give the lane's connection back: kept for the next lane when it ended clean on a bare
         lane (``_LaneCache``), else to the pool (which rolls back whatever is left)."""
-        raw, joined = self._raw, self._joined
+        raw, joined, lane = self._raw, self._joined, self._lane
         self._lane = self._raw = self._joined = None
         self._orm_owns = False
+        if lane is not None and lane.autocommit and raw is not None:
+            try:
+                _set_autocommit(lane.dialect, raw.dbapi_connection, False)  # the pool's connections are transactional
+            except Exception as exc:  # a connection that cannot take it back is not handed out again
+                raw.invalidate(exc)
+                clean = False
         if joined is not None:
             joined.close()  # returns ``raw`` to the pool
         elif raw is not None:

@@ -20,6 +20,17 @@ _NEXT = Prepared(update(_HEAD).where(_HEAD.c.id == 1).values(next_seq=_HEAD.c.ne
 _LAST = Prepared(select(func.max(_ENTRIES.c.seq)))
 _INSERT = Prepared(insert(_ENTRIES))
 
+# The parameters of the one-statement appends below, typed as the columns they fill.
+_APPEND_BINDS = (
+    bindparam("before", type_=String()),
+    bindparam("after", type_=String()),
+    bindparam("time", type_=DateTime()),
+    bindparam("actor", type_=String()),
+    bindparam("action", type_=String()),
+    bindparam("subject_ref", type_=String()),
+    bindparam("details", type_=JSON()),
+)
+
 # PostgreSQL, in one statement and one round trip: take the next number from the head row, put
 # its digits into the canonical body between the text before and after them
 # (``Entry.canonical_around_seq``), and store the entry with its RFC 9162 leaf hash,
@@ -40,15 +51,30 @@ _APPEND_PG = Prepared(
         FROM entry
         RETURNING seq
         """
-    ).bindparams(
-        bindparam("before", type_=String()),
-        bindparam("after", type_=String()),
-        bindparam("time", type_=DateTime()),
-        bindparam("actor", type_=String()),
-        bindparam("action", type_=String()),
-        bindparam("subject_ref", type_=String()),
-        bindparam("details", type_=JSON()),
-    ),
+    ).bindparams(*_APPEND_BINDS),
+    returns_rows=True,
+)
+
+
+# SQLite, likewise in one statement: the next number is the last plus one (``seq`` is the rowid,
+# so its maximum is one lookup; kept a scalar subquery, which SQLite never flattens into a scan
+# of the table, tests/ledger/test_append.py), and the leaf hash comes from ``ledger_leaf_hash``, a function
+# every SQLite connection of ``db.make_engine`` has. One statement is one transaction with the
+# write lock for its duration, so an autocommit unit of work (the masked read) needs no
+# transaction of its own to append.
+_APPEND_SQLITE = Prepared(
+    text(
+        """
+        INSERT INTO ledger_entries (seq, time, actor, action, subject_ref, body, details, leaf_hash)
+        SELECT seq, :time, :actor, :action, :subject_ref, body, :details, ledger_leaf_hash(body)
+        FROM (
+            SELECT seq, CAST(:before AS TEXT) || seq || CAST(:after AS TEXT) AS body
+            FROM (SELECT COALESCE((SELECT MAX(seq) FROM ledger_entries) + 1, 0) AS seq)
+            WHERE seq < 9007199254740992
+        )
+        RETURNING seq
+        """
+    ).bindparams(*_APPEND_BINDS),
     returns_rows=True,
 )
 
@@ -60,7 +86,9 @@ def append(session: Session, entry: Entry) -> int:
     transaction holds the database write lock from its start (``BEGIN IMMEDIATE``), so the next
     number is the last one plus one, with no page of a head row to write. Either way sequence
     numbers have no gaps, and an entry exists only if the effect it records was committed with
-    it; the primary key refuses a number taken twice.
+    it; the primary key refuses a number taken twice. In an autocommit unit of work
+    (``UnitSession.statement_autocommit``) the entry is one statement, committed by itself, or,
+    on the general path, a transaction of its own.
     """
     conn = statement_lane(session)
     columns = {
@@ -70,14 +98,19 @@ def append(session: Session, entry: Entry) -> int:
         "subject_ref": entry.subject_ref,
         "details": entry.details or None,
     }
-    if conn.dialect.name == "sqlite":
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
         _sqlite_forms(columns)
-        last = _LAST.run(conn)[0][0]
-        return _insert(conn, entry, 0 if last is None else int(last) + 1, columns)
     around = entry.canonical_around_seq()
     if around is None:  # the general path: the number first, then the body written from it
-        return _insert(conn, entry, int(_NEXT.run(conn)[0][0]) - 1, columns)
-    rows = _APPEND_PG.run(conn, {"before": around[0], "after": around[1], **columns})
+        with conn.atomic():
+            if sqlite:
+                last = _LAST.run(conn)[0][0]
+                return _insert(conn, entry, 0 if last is None else int(last) + 1, columns)
+            return _insert(conn, entry, int(_NEXT.run(conn)[0][0]) - 1, columns)
+    params = {"before": around[0], "after": around[1], **columns}
+    with conn.writing():
+        rows = (_APPEND_SQLITE if sqlite else _APPEND_PG).run(conn, params)
     if not rows:
         raise RuntimeError("the ledger's sequence number reached 2**53")
     return int(rows[0][0])

@@ -11,8 +11,8 @@ from lendshield.policy import Effect
 from lendshield.subjects import schemas, service
 from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, unit_of_work
 
-# OneHopRoute: the masked read (no body) runs token, purpose, gate and commit in one thread-pool
-# hop and one transaction; the other routes fall back to FastAPI's own handler.
+# OneHopRoute: the masked read (no body) runs token, purpose, gate and commit in one transaction,
+# on the event loop or in one hop to a thread; the other routes fall back to FastAPI's own handler.
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"], route_class=OneHopRoute)
 SubjectId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
 _SHOWN = (Effect.CLEAR, Effect.MASK)

@@ -322,6 +322,10 @@ def read_fields(
     outcome = _outcome(decisions, shared)
     if clear and outcome.any_clear and not (reason and reason.strip()):
         raise ReasonRequired()
+    # Decrypted before the entry is written: a read that cannot be served (the key service is
+    # down, a value was damaged) fails with no entry saying it happened. The values leave only
+    # with the answer, after the entry is committed.
+    opened = _open(rt, loaded, subject_id, outcome) if refused is None and outcome.allowed else {}
     seq = ledger.append(
         session,
         ledger.Entry(
@@ -344,9 +348,7 @@ def read_fields(
     if not outcome.allowed:
         why = "; ".join(f"{n}: {d.reason or d.rule_id}" for n, d in denied.items()) or "no fields"
         raise ReadDenied(f"read denied ({why})", rules=sorted({d.rule_id for d in denied.values()}))
-    return SubjectView(
-        subject_id=subject_id, kind=loaded.kind, fields=_open(rt, loaded, subject_id, outcome), denied=dict(denied), ledger_seq=seq
-    )
+    return SubjectView(subject_id=subject_id, kind=loaded.kind, fields=opened, denied=dict(denied), ledger_seq=seq)
 
 
 def _open(rt: Runtime, loaded: vault.Loaded, subject_id: str, outcome: _Outcome) -> dict[str, FieldView]:

@@ -1,36 +1,30 @@
 """Request dependencies: the runtime, the unit of work, the authenticated principal, the purpose.
 
 ``OneHopRoute`` runs a whole request of the hot read path (token, purpose, the endpoint, the
-commit) in one thread-pool hop and one transaction; every other route uses the same dependencies
-through FastAPI's own resolution.
+commit) in one transaction, on the event loop itself or in one hop to a thread of its own pool
+(``Settings.hot_read_threads``); every other route uses the same dependencies through FastAPI's
+own resolution.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import threading
-import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar, copy_context
 from typing import Annotated, Any
 
-try:
-    import fcntl
-except ImportError:  # Windows: the thread lock alone
-    fcntl = None  # type: ignore[assignment]
-
 from fastapi import Depends, Header, Request, Response
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from lendshield.db.engine import SQLiteWriters, UnitSession, writers_queue
 from lendshield.errors import BadRequest, LendShieldError
 from lendshield.principals import Principal
 from lendshield.principals import service as principals
@@ -51,72 +45,18 @@ _REQUEST_SESSION: ContextVar[Session | None] = ContextVar("lendshield_request_se
 """The session of the request's own unit of work, while a ``OneHopRoute`` holds one open."""
 
 
-class _SQLiteWriters:
-    """The request transactions on one SQLite database queue here, across threads and processes.
-
-    Every transaction on SQLite is ``BEGIN IMMEDIATE`` (``db.make_engine``), so only one runs at
-    a time anyway. A transaction that meets a held write lock inside SQLite sleeps in its busy
-    handler (1, 2, 5, 10 ... 100 ms), and the lock then stands idle while it sleeps: that was
-    most of the p99 under load. Queued on a thread lock, and between API processes on an
-    ``flock`` of a file beside the database, the next transaction starts the moment the last one
-    ends. SQLite's own locking is unchanged and still decides (the CLI, the worker and the jobs
-    do not queue here and are simply served by the busy handler); this only orders the waiting.
-    """
-
-    def __init__(self, database: str | None) -> None:
-        self._thread = threading.RLock()
-        self._depth = 0
-        self._fd: int | None = None
-        if database and database != ":memory:" and fcntl is not None:
-            try:
-                self._fd = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError:  # a read-only directory: the thread lock alone, SQLite's busy handler between processes
-                self._fd = None
-
-    def __enter__(self) -> None:
-        self._thread.acquire()
-        self._depth += 1
-        if self._depth == 1 and self._fd is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
-            except OSError:  # a file system without flock: SQLite's busy handler orders the processes
-                os.close(self._fd)
-                self._fd = None
-
-    def __exit__(self, *_exc: object) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._thread.release()
-
-    def __del__(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-
-
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _SQLiteWriters] = weakref.WeakKeyDictionary()
-_SQLITE_WRITERS_GUARD = threading.Lock()
-
-
-def _writer_lock(rt: Runtime) -> _SQLiteWriters | None:
-    """On SQLite, the queue of this database's request transactions (``_SQLiteWriters``)."""
-    if rt.engine.dialect.name != "sqlite":
-        return None
-    engine = rt.engine
-    writers = _SQLITE_WRITERS.get(engine)
-    if writers is None:
-        with _SQLITE_WRITERS_GUARD:
-            writers = _SQLITE_WRITERS.get(engine)
-            if writers is None:
-                writers = _SQLITE_WRITERS[engine] = _SQLiteWriters(engine.url.database)
-    return writers
+def _writer_lock(rt: Runtime) -> SQLiteWriters | None:
+    """On SQLite, the queue of this database's writers (``db.engine.SQLiteWriters``)."""
+    return writers_queue(rt.engine)
 
 
 @contextmanager
-def _transaction(rt: Runtime) -> Iterator[Session]:
-    lock = _writer_lock(rt)
+def _transaction(rt: Runtime, *, autocommit: bool = False) -> Iterator[Session]:
+    """A request's unit of work: on SQLite queued with the other writers for the whole of it,
+    or, with ``autocommit`` (``UnitSession.statement_autocommit``), only for its one write."""
+    lock = None if autocommit else _writer_lock(rt)
     if lock is None:
-        with _session_transaction(rt) as session:
+        with _session_transaction(rt, autocommit=autocommit) as session:
             yield session
         return
     with lock, _session_transaction(rt) as session:
@@ -124,8 +64,10 @@ def _transaction(rt: Runtime) -> Iterator[Session]:
 
 
 @contextmanager
-def _session_transaction(rt: Runtime) -> Iterator[Session]:
+def _session_transaction(rt: Runtime, *, autocommit: bool = False) -> Iterator[Session]:
     session = rt.sessions()
+    if autocommit and isinstance(session, UnitSession):
+        session.statement_autocommit = True
     try:
         yield session
         session.commit()
@@ -196,13 +138,17 @@ _ONE_HOP_DEPENDENCIES = {get_runtime, current_principal, purpose_header}
 
 
 class OneHopRoute(APIRoute):
-    """A route whose request runs in one thread-pool hop, inside one unit of work.
+    """A route whose request runs inside one unit of work, on the event loop or in one hop to a
+    thread (``Settings.hot_read_threads``).
 
     For a plain ``def`` endpoint without a request body whose dependencies are only
     ``RuntimeDep``, ``PrincipalDep`` and ``PurposeDep``. FastAPI would make three hops (the
     token lookup, the endpoint, the response model's validation) and two transactions (the
     token's own, then the endpoint's: on SQLite two ``BEGIN IMMEDIATE``). Here the token is
-    checked in the request's transaction, and the endpoint's ``unit_of_work`` joins it.
+    checked in the request's unit of work, and the endpoint's ``unit_of_work`` joins it. That
+    unit is an autocommit one (``UnitSession.statement_autocommit``): made for reads whose one
+    write is their ledger entry, as such an endpoint (no body) is; ORM work in it runs in a
+    transaction of its own making.
 
     The answers are FastAPI's: the same checks in the same order (the token, then the purpose,
     then the path and query parameters, validated by FastAPI's own fields for this route, as a
@@ -244,7 +190,7 @@ class OneHopRoute(APIRoute):
         call: Callable[..., Any] = endpoint
 
         def run(rt: Runtime, authorization: str | None, x_purpose: str | None, values: dict[str, Any], errors: list[Any]) -> Response:
-            with _transaction(rt) as session:
+            with _transaction(rt, autocommit=True) as session:
                 reset = _REQUEST_SESSION.set(session)
                 try:
                     for name, dependency in steps:  # in the endpoint's order, as FastAPI resolves them
@@ -277,15 +223,34 @@ class OneHopRoute(APIRoute):
             rt: Runtime = request.app.state.runtime
             values = path_values | query_values
             errors = path_errors + query_errors
+            executor = _executor(rt.settings.hot_read_threads)
+            if executor is None:  # on the loop: see ``Settings.hot_read_threads``
+                return run(rt, headers.get("authorization"), headers.get("x-purpose"), values, errors)
             context = copy_context()  # the request id and other bound log fields, in the worker thread too
             return await asyncio.get_running_loop().run_in_executor(
-                _EXECUTOR, context.run, run, rt, headers.get("authorization"), headers.get("x-purpose"), values, errors
+                executor, context.run, run, rt, headers.get("authorization"), headers.get("x-purpose"), values, errors
             )
 
         return handler
 
 
-_EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lendshield-uow")
-"""The one-hop routes' threads. A plain executor: anyio's ``to_thread`` (FastAPI's thread pool)
-costs about twice its CPU per hop (cancel scopes, a capacity limiter); 16 threads bound the
-transactions in flight, below the PostgreSQL pool (10 + 10 overflow) of ``db.make_engine``."""
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+_EXECUTORS_GUARD = threading.Lock()
+
+
+def _executor(threads: int) -> ThreadPoolExecutor | None:
+    """The one-hop routes' thread pool of that size; None (the event loop itself) for 0.
+
+    A plain executor: anyio's ``to_thread`` (FastAPI's thread pool) costs about twice its CPU per
+    hop (cancel scopes, a capacity limiter). Keep ``threads`` at most the PostgreSQL pool
+    (10 + 10 overflow, ``db.make_engine``) so a thread never waits for a connection.
+    """
+    if threads <= 0:
+        return None
+    executor = _EXECUTORS.get(threads)
+    if executor is None:
+        with _EXECUTORS_GUARD:
+            executor = _EXECUTORS.get(threads)
+            if executor is None:
+                executor = _EXECUTORS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lendshield-uow")
+    return executor
