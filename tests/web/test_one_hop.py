@@ -26,12 +26,12 @@ from lendshield.errors import Forbidden
 from lendshield.runtime import Runtime
 from lendshield.settings import Settings
 from lendshield.web import problem
-from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, unit_of_work
+from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, hot_read_threads, unit_of_work
 
 ItemId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
 
 
-@pytest.fixture(params=[0, 2], ids=["on-the-loop", "two-threads"])
+@pytest.fixture(params=[0, 2, None], ids=["on-the-loop", "two-threads", "default"])
 def settings(request: pytest.FixtureRequest, tmp_path: FilePath, db_url: str) -> Settings:
     """Every test here runs both ways the hot read can be served (``Settings.hot_read_threads``)."""
     data = tmp_path / "data"
@@ -184,13 +184,13 @@ def test_runs_where_the_setting_says(rt: Runtime, make_actor) -> None:  # type: 
     actor = make_actor("loan_system")
     with TestClient(app) as client:
         answers = [client.get("/where", headers=actor.headers).json() for _ in range(5)]
-    if rt.settings.hot_read_threads == 0:
+    if hot_read_threads(rt) == 0:
         assert all(a["on_loop"] for a in answers)
         assert not any(a["thread"].startswith("lendshield-uow") for a in answers)
     else:
         assert not any(a["on_loop"] for a in answers)
         assert all(a["thread"].startswith("lendshield-uow") for a in answers)
-        assert len({a["thread"] for a in answers}) <= rt.settings.hot_read_threads
+        assert len({a["thread"] for a in answers}) <= hot_read_threads(rt)
 
 
 def test_the_masked_read_stays_an_autocommit_unit(client: TestClient, rt: Runtime, make_actor, monkeypatch, row_counts) -> None:  # type: ignore[no-untyped-def]
@@ -213,3 +213,12 @@ def test_the_masked_read_stays_an_autocommit_unit(client: TestClient, rt: Runtim
         assert resp.status_code == status, resp.text
     assert ended[:2] == [True, True]
     assert row_counts()["ledger_entries"] == before + 2
+
+
+def test_the_default_is_the_loop_on_sqlite_and_two_threads_on_postgresql(rt: Runtime) -> None:
+    if rt.settings.hot_read_threads is not None:
+        assert hot_read_threads(rt) == rt.settings.hot_read_threads
+    elif rt.engine.dialect.name == "sqlite":
+        assert hot_read_threads(rt) == 0
+    else:
+        assert hot_read_threads(rt) == 2

@@ -40,15 +40,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    hot_read_threads: int = Field(default=0, ge=0, le=20)
-    """Threads that run the masked read (``GET /v1/subjects/{id}``: token, gate, ledger entry and
-    commit in one transaction) in each API process; 0 runs it on the event loop itself. On the
-    loop a process serves one such read at a time, as a pre-fork worker does, with no thread
-    hop and no contention for the interpreter lock between threads: on SQLite, whose write lock
-    lets one transaction run at a time anyway, and on a PostgreSQL server a short round trip
-    away, that serves the most reads per core (docs/benchmarks.md). Set it to a few threads per
-    process when the database is far (each read then waits several round trips that another
-    read could use); at most 20, the size of a process's PostgreSQL pool."""
+    hot_read_threads: int | None = Field(default=None, ge=0, le=20)
+    """Threads that run the masked read (``GET /v1/subjects/{id}``: token, gate and ledger entry
+    in one autocommit unit of work) in each API process; 0 runs it on the event loop itself,
+    one read at a time, as a pre-fork worker does, with no thread hop and no contention for the
+    interpreter lock. Unset: 0 on SQLite, where the reads themselves hold no lock and threads
+    only add that contention; 2 on PostgreSQL, so one read's CPU work overlaps another's round
+    trips (docs/benchmarks.md). A database many milliseconds away wants a few more; at most 20,
+    the size of a process's PostgreSQL pool."""
     dek_cache_size: int = Field(default=4096, ge=0)
     """How many unwrapped per-subject data keys a process keeps in memory."""
 

@@ -223,7 +223,7 @@ class OneHopRoute(APIRoute):
             rt: Runtime = request.app.state.runtime
             values = path_values | query_values
             errors = path_errors + query_errors
-            executor = _executor(rt.settings.hot_read_threads)
+            executor = _executor(hot_read_threads(rt))
             if executor is None:  # on the loop: see ``Settings.hot_read_threads``
                 return run(rt, headers.get("authorization"), headers.get("x-purpose"), values, errors)
             context = copy_context()  # the request id and other bound log fields, in the worker thread too
@@ -232,6 +232,18 @@ class OneHopRoute(APIRoute):
             )
 
         return handler
+
+
+# Threads for the masked read on PostgreSQL when ``Settings.hot_read_threads`` is unset.
+POSTGRESQL_HOT_READ_THREADS = 2
+
+
+def hot_read_threads(rt: Runtime) -> int:
+    """How many threads serve the one-hop routes (``Settings.hot_read_threads``, or its default)."""
+    threads = rt.settings.hot_read_threads
+    if threads is None:
+        return 0 if rt.engine.dialect.name == "sqlite" else POSTGRESQL_HOT_READ_THREADS
+    return threads
 
 
 _EXECUTORS: dict[int, ThreadPoolExecutor] = {}
