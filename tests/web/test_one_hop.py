@@ -222,3 +222,21 @@ def test_the_default_is_the_loop_on_sqlite_and_two_threads_on_postgresql(rt: Run
         assert hot_read_threads(rt) == 0
     else:
         assert hot_read_threads(rt) == 2
+
+
+def test_an_in_memory_database_keeps_whole_units_apart(tmp_path: FilePath) -> None:
+    # One connection serves every thread there, so an autocommit read could land inside another
+    # thread's transaction: the unit is an ordinary queued transaction instead.
+    from lendshield.runtime import build_runtime
+    from lendshield.web.deps import _transaction
+
+    data = tmp_path / "memory"
+    data.mkdir()
+    LocalKeyFile.create(data / "keys.json")
+    memory = build_runtime(Settings(environment="test", data_dir=data, database_url="sqlite://", jobs_enabled=False))
+    try:
+        with _transaction(memory, autocommit=True) as session:
+            assert isinstance(session, UnitSession)
+            assert not session.statement_autocommit
+    finally:
+        memory.engine.dispose()

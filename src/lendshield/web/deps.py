@@ -54,6 +54,8 @@ def _writer_lock(rt: Runtime) -> SQLiteWriters | None:
 def _transaction(rt: Runtime, *, autocommit: bool = False) -> Iterator[Session]:
     """A request's unit of work: on SQLite queued with the other writers for the whole of it,
     or, with ``autocommit`` (``UnitSession.statement_autocommit``), only for its one write."""
+    if autocommit and rt.engine.dialect.name == "sqlite" and rt.engine.url.database in (None, "", ":memory:"):
+        autocommit = False  # an in-memory database is one connection for every thread: keep whole units apart
     lock = None if autocommit else _writer_lock(rt)
     if lock is None:
         with _session_transaction(rt, autocommit=autocommit) as session:
