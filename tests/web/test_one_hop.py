@@ -23,7 +23,7 @@ from sqlalchemy import event
 from lendshield.crypto import LocalKeyFile
 from lendshield.db.engine import UnitSession
 from lendshield.errors import Forbidden
-from lendshield.runtime import Runtime
+from lendshield.runtime import Runtime, build_runtime
 from lendshield.settings import Settings
 from lendshield.web import problem
 from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDep, hot_read_threads, unit_of_work
@@ -31,13 +31,17 @@ from lendshield.web.deps import OneHopRoute, PrincipalDep, PurposeDep, RuntimeDe
 ItemId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
 
 
-@pytest.fixture(params=[0, 2, None], ids=["on-the-loop", "two-threads", "default"])
+@pytest.fixture
 def settings(request: pytest.FixtureRequest, tmp_path: FilePath, db_url: str) -> Settings:
-    """Every test here runs both ways the hot read can be served (``Settings.hot_read_threads``)."""
+    """The hot read on the event loop, or on the threads a test names (``BOTH_WAYS``)."""
     data = tmp_path / "data"
     data.mkdir()
     LocalKeyFile.create(data / "keys.json")
-    return Settings(environment="test", data_dir=data, database_url=db_url, hot_read_threads=request.param)
+    return Settings(environment="test", data_dir=data, database_url=db_url, hot_read_threads=getattr(request, "param", 0))
+
+
+# Both ways the hot read can be served (``Settings.hot_read_threads``): on the loop, on two threads.
+BOTH_WAYS = pytest.mark.parametrize("settings", [0, 2], ids=["on-the-loop", "two-threads"], indirect=True)
 
 
 GOOD_ID = "00000000-0000-4000-8000-000000000000"
@@ -111,6 +115,7 @@ def test_same_answers_as_fastapi(twin: TestClient, make_actor, token: str, purpo
         assert one_hop[0] == 422
 
 
+@BOTH_WAYS
 def test_token_and_endpoint_share_one_transaction(twin: TestClient, rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
     actor = make_actor("loan_system")
     checkouts = _count_checkouts(rt)
@@ -121,6 +126,7 @@ def test_token_and_endpoint_share_one_transaction(twin: TestClient, rt: Runtime,
     assert len(checkouts) - plain == 1
 
 
+@BOTH_WAYS
 def test_masked_read_is_one_transaction_and_a_refusal_keeps_its_entry(client: TestClient, rt: Runtime, make_actor, row_counts) -> None:  # type: ignore[no-untyped-def]
     writer = make_actor("loan_system")
     sid = client.post("/v1/subjects", json={"fields": {"mobile": "13812345678"}}, headers=writer.headers).json()["id"]
@@ -173,6 +179,7 @@ def where(rt: RuntimeDep, who: PrincipalDep) -> WhereOut:
     return WhereOut(thread=threading.current_thread().name, on_loop=on_loop)
 
 
+@BOTH_WAYS
 def test_runs_where_the_setting_says(rt: Runtime, make_actor) -> None:  # type: ignore[no-untyped-def]
     # 0: the event loop's own thread, no hop; N: one of the N threads of the one-hop pool.
     app = FastAPI()
@@ -193,6 +200,7 @@ def test_runs_where_the_setting_says(rt: Runtime, make_actor) -> None:  # type: 
         assert len({a["thread"] for a in answers}) <= hot_read_threads(rt)
 
 
+@BOTH_WAYS
 def test_the_masked_read_stays_an_autocommit_unit(client: TestClient, rt: Runtime, make_actor, monkeypatch, row_counts) -> None:  # type: ignore[no-untyped-def]
     # Token, load and gate only read; the one write is the entry's one statement, so no BEGIN or
     # COMMIT is sent and no lock is held across statements (nothing turned it into a transaction).
@@ -215,19 +223,19 @@ def test_the_masked_read_stays_an_autocommit_unit(client: TestClient, rt: Runtim
     assert row_counts()["ledger_entries"] == before + 2
 
 
+@BOTH_WAYS
 def test_the_default_is_the_loop_on_sqlite_and_two_threads_on_postgresql(rt: Runtime) -> None:
-    if rt.settings.hot_read_threads is not None:
-        assert hot_read_threads(rt) == rt.settings.hot_read_threads
-    elif rt.engine.dialect.name == "sqlite":
-        assert hot_read_threads(rt) == 0
-    else:
-        assert hot_read_threads(rt) == 2
+    assert hot_read_threads(rt) == rt.settings.hot_read_threads  # set: as set
+    unset = build_runtime(rt.settings.model_copy(update={"hot_read_threads": None}))
+    try:
+        assert hot_read_threads(unset) == (0 if rt.engine.dialect.name == "sqlite" else 2)
+    finally:
+        unset.engine.dispose()
 
 
 def test_an_in_memory_database_keeps_whole_units_apart(tmp_path: FilePath) -> None:
     # One connection serves every thread there, so an autocommit read could land inside another
     # thread's transaction: the unit is an ordinary queued transaction instead.
-    from lendshield.runtime import build_runtime
     from lendshield.web.deps import _transaction
 
     data = tmp_path / "memory"
@@ -240,3 +248,15 @@ def test_an_in_memory_database_keeps_whole_units_apart(tmp_path: FilePath) -> No
             assert not session.statement_autocommit
     finally:
         memory.engine.dispose()
+
+
+@BOTH_WAYS
+@pytest.mark.parametrize("case", ["good", "bad-token", "no-purpose", "bad-path"])
+def test_same_answers_both_ways(twin: TestClient, make_actor, case: str) -> None:  # type: ignore[no-untyped-def]
+    # The whole matrix runs on the loop (test_same_answers_as_fastapi); one case of each kind here.
+    actor = make_actor("loan_system", name="probe")
+    headers = {"bad-token": {"Authorization": "Bearer lsk_0123456789abcdef.nope"}}.get(case, actor.headers)
+    if case != "no-purpose":
+        headers = headers | {"X-Purpose": "loan_servicing"}
+    path = "not-a-uuid" if case == "bad-path" else GOOD_ID
+    assert _answer(twin, "one-hop", path, headers) == _answer(twin, "plain", path, headers)
