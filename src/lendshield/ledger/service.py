@@ -57,11 +57,11 @@ _APPEND_PG = Prepared(
 
 
 # SQLite, likewise in one statement: the next number is the last plus one (``seq`` is the rowid,
-# so its maximum is one lookup; kept a scalar subquery, which SQLite never flattens into a scan
-# of the table, tests/ledger/test_append.py), and the leaf hash comes from ``ledger_leaf_hash``, a function
-# every SQLite connection of ``db.make_engine`` has. One statement is one transaction with the
-# write lock for its duration, so an autocommit unit of work (the masked read) needs no
-# transaction of its own to append.
+# so its maximum is one lookup, kept in a scalar subquery, which SQLite never flattens into a
+# scan of the table: tests/ledger/test_append.py), and the leaf hash comes from
+# ``ledger_leaf_hash``, a function every SQLite connection of ``db.make_engine`` has. One
+# statement is one transaction with the write lock for its duration, so an autocommit unit of
+# work (the masked read) needs no transaction of its own to append.
 _APPEND_SQLITE = Prepared(
     text(
         """
