@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import threading
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar, copy_context
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
@@ -248,23 +248,16 @@ def hot_read_threads(rt: Runtime) -> int:
     return threads
 
 
-_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
-_EXECUTORS_GUARD = threading.Lock()
-
-
+@cache
 def _executor(threads: int) -> ThreadPoolExecutor | None:
     """The one-hop routes' thread pool of that size; None (the event loop itself) for 0.
 
     A plain executor: anyio's ``to_thread`` (FastAPI's thread pool) costs about twice its CPU per
     hop (cancel scopes, a capacity limiter). Keep ``threads`` at most the PostgreSQL pool
-    (10 + 10 overflow, ``db.make_engine``) so a thread never waits for a connection.
+    (10 + 10 overflow, ``db.make_engine``) so a thread never waits for a connection. Two first
+    requests at once may each build one; the one not kept serves its request and is collected,
+    which ends its threads.
     """
     if threads <= 0:
         return None
-    executor = _EXECUTORS.get(threads)
-    if executor is None:
-        with _EXECUTORS_GUARD:
-            executor = _EXECUTORS.get(threads)
-            if executor is None:
-                executor = _EXECUTORS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lendshield-uow")
-    return executor
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lendshield-uow")
