@@ -1,11 +1,13 @@
-"""Core statements compiled once per dialect and run on the session's own DBAPI cursor.
+"""Core statements compiled once per dialect and run on the session's own DBAPI connection.
 
 For the few statements on every request (the ledger append, the vault's read): SQLAlchemy's
 per-execution work (cache key, compiled-cache lookup, result metadata, events) costs about three
 times what SQLite spends running them. The statement is still written with Core, compiled by
 SQLAlchemy for the session's dialect, its parameters pass through the column types' own bind
 processors, and it runs inside the session's transaction (the connection is begun first), so
-the rows written and read are the same as ``session.execute`` would write and read. Results come
+the rows written and read are the same as ``session.execute`` would write and read. On
+PostgreSQL they run without a cursor, as the connection's own prepared statements
+(``db.pg_direct``); on SQLite on a cursor. Results come
 back as the driver gives them: use it only for columns whose driver value is already the Python
 value (str, int, bytes), never for dates or JSON.
 """
@@ -24,6 +26,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from lendshield.db import pg_direct
 from lendshield.db.engine import Lane, statement_lane
 
 _SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
@@ -122,8 +125,12 @@ class Prepared:
                 values[name] = proc(value)
         args: Any = values if compiled.positional is None else [values[n] for n in compiled.positional]
         dbapi_conn = lane.dbapi
-        cursor = dbapi_conn.cursor()
+        cursor = None
         try:
+            if dialect.name == "postgresql" and pg_direct.usable(dbapi_conn):
+                rows = compiled.rows
+                return pg_direct.run(dbapi_conn, compiled.sql, args, True if rows is None else rows)
+            cursor = dbapi_conn.cursor()
             cursor.execute(compiled.sql, args)
             rows = compiled.rows
             if rows is None:
@@ -139,4 +146,5 @@ class Prepared:
                 compiled.sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnect, dialect=dialect
             ) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
