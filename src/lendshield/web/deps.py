@@ -254,9 +254,8 @@ def _executor(threads: int) -> ThreadPoolExecutor | None:
 
     A plain executor: anyio's ``to_thread`` (FastAPI's thread pool) costs about twice its CPU per
     hop (cancel scopes, a capacity limiter). Keep ``threads`` at most the PostgreSQL pool
-    (10 + 10 overflow, ``db.make_engine``) so a thread never waits for a connection. Two first
-    requests at once may each build one; the one not kept serves its request and is collected,
-    which ends its threads.
+    (10 + 10 overflow, ``db.make_engine``) so a thread never waits for a connection. Called
+    only from the route's handler, on the event loop: one thread asks, so one pool is built.
     """
     if threads <= 0:
         return None
