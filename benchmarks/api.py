@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import signal
 import socket
 import subprocess
@@ -618,8 +619,8 @@ def record(lines: list[str], args: argparse.Namespace) -> None:
         "",
         "## API under load (`benchmarks/api.py`)",
         "",
-        f"Command: `.venv/bin/python benchmarks/api.py --seconds {args.seconds:g} --concurrency {args.concurrency}"
-        f" --subjects {args.subjects}` — {time.strftime('%Y-%m-%d')}, {cores} cores shared by the server, the load process"
+        f"Command: `.venv/bin/python benchmarks/api.py {shlex.join(sys.argv[1:])}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},"
+        f" {cores} cores shared by the server, the load process"
         f" and other work, Python {platform.python_version()}; {args.seconds:g} s measured per load after {args.warmup:g} s of warm-up.",
         "",
     ]
