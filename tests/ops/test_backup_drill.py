@@ -172,3 +172,54 @@ def test_full_disk_leaves_no_file_that_looks_good(rt: Runtime, make_actor, tmp_p
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not list(out.glob("*.backup"))
     assert not list(out.glob("*.partial"))
+
+
+def _cli(rt: Runtime, cwd: Path, *argv: str):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {
+        "LENDSHIELD_DATA_DIR": str(rt.settings.data_dir),
+        "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url(),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "lendshield.cli", *argv], env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def test_restore_drill_command_reports_in_the_drill_directory(rt: Runtime, make_actor, tmp_path: Path, backup_key) -> None:  # type: ignore[no-untyped-def]
+    """`lendshield restore-drill`: a pass line per check and exit 0 for a good backup, its reports in
+    the settings' drill directory (not wherever the command was started); a truncated backup gets
+    one line on stderr, a non-zero exit and a failed drill on record."""
+    _people(rt, make_actor, 2)
+    identity, recipient = backup_key
+    result = make_backup(rt, tmp_path / "backups", recipient, SYSTEM)
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+
+    good = _cli(rt, cwd, "restore-drill", str(result.path), "--identity", str(identity), "--sample", "2")
+    assert good.returncode == 0, good.stderr
+    lines = good.stdout.strip().splitlines()
+    assert len(lines) >= 8, good.stdout
+    assert all(line.startswith("pass  ") for line in lines), good.stdout
+    assert any(line.startswith("pass  ledger.checkpoint") for line in lines)
+    reports = rt.settings.resolved_drill_report_dir()
+    assert reports == rt.settings.data_dir / "drills"
+    assert json.loads((reports / f"{result.path.name}.drill.json").read_text())["ok"] is True
+    assert (reports / f"{result.path.name}.drill.html").is_file()
+    assert not list(cwd.iterdir())
+
+    truncated = tmp_path / "truncated.backup"
+    truncated.write_bytes(result.path.read_bytes()[:4096])
+    bad = _cli(rt, cwd, "restore-drill", str(truncated), "--identity", str(identity))
+    assert bad.returncode != 0
+    assert bad.stderr.strip().startswith("error:"), bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "truncated" in bad.stderr
+    with rt.sessions() as session:
+        assert sorted(session.scalars(select(DrillRunRow.ok))) == [False, True]
+
+    missing = _cli(rt, cwd, "restore-drill", str(tmp_path / "no-such.backup"), "--identity", str(identity))
+    assert missing.returncode != 0
+    assert missing.stderr.strip() == "error: no backup file at no-such.backup"

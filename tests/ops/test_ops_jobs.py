@@ -100,13 +100,13 @@ def test_drill_age_alerts_until_a_good_drill_and_again_when_it_is_old(rt: Runtim
     assert queue.work(rt, once=True) == 1
     assert len(list(backups.glob("lendshield-*.backup"))) == 1
     with rt.sessions() as session:
-        payload = {"identity": str(identity), "backup_dir": str(backups), "report_dir": str(tmp_path / "reports"), "every_s": 7 * 86400}
+        payload = {"identity": str(identity), "backup_dir": str(backups), "every_s": 7 * 86400}  # reports: the default directory
         enqueue(session, "ops.restore_drill", payload, now=clock.now())
         session.commit()
     assert queue.work(rt, once=True) == 1
     with rt.sessions() as session:
         assert session.scalars(select(DrillRunRow.ok)).all() == [True]
-    assert list((tmp_path / "reports").glob("*.drill.json"))
+    assert list((rt.settings.data_dir / "drills").glob("lendshield-*.backup.drill.json"))
     (next_backup,) = _waiting(rt, "ops.backup")
     assert next_backup.payload["recipient"] == recipient
     assert _waiting(rt, "ops.restore_drill")

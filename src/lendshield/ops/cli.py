@@ -153,7 +153,9 @@ def register(app: typer.Typer) -> None:
         identity: Path = typer.Option(..., "--identity", help="The backup identity file (read by the worker at each drill)."),
         every_days: float = typer.Option(7.0, "--every-days", min=0.01, help="Period between drills."),
         backups: Path = typer.Option(None, "--backups", help="Where the backups are (default: settings backup_dir)."),
-        report_dir: Path = typer.Option(None, "--report-dir", help="Where to write each drill's JSON and HTML report."),
+        report_dir: Path = typer.Option(
+            None, "--report-dir", help="Where to write each drill's JSON and HTML report (default: settings drill_report_dir)."
+        ),
     ) -> None:
         """Drill the newest backup on a schedule, run by `lendshield worker` (the first drill runs now)."""
         from lendshield.ops import jobs as ops_jobs
@@ -201,7 +203,9 @@ def register(app: typer.Typer) -> None:
     def restore_drill(
         backup_file: Path = typer.Argument(..., exists=False, help="The backup file."),
         identity: Path = typer.Option(..., "--identity", help="The backup identity file."),
-        report_dir: Path = typer.Option(Path("."), "--report-dir", help="Where to write the JSON and HTML report."),
+        report_dir: Path = typer.Option(
+            None, "--report-dir", help="Where to write the JSON and HTML report (default: settings drill_report_dir)."
+        ),
         sample: int = typer.Option(25, min=1, max=10_000, help="Subjects whose fields are decrypted."),
     ) -> None:
         """Restore a backup into a scratch database and prove it is good; exit 1 if it is not."""
@@ -210,7 +214,8 @@ def register(app: typer.Typer) -> None:
 
         if not backup_file.is_file():
             raise InvalidInput(f"no backup file at {backup_file.name}")
-        report = run(context.runtime(), backup_file, identity, SYSTEM, sample=sample, report_dir=report_dir)
+        rt = context.runtime()
+        report = run(rt, backup_file, identity, SYSTEM, sample=sample, report_dir=report_dir or rt.settings.resolved_drill_report_dir())
         for check in report.checks:
             typer.echo(f"{'pass' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
         if not report.ok:

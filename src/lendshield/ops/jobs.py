@@ -179,7 +179,7 @@ def scheduled_drill(session: Session, rt: Runtime, payload: dict[str, Any]) -> N
                 Path(payload["identity"]),
                 SYSTEM,
                 sample=int(payload.get("sample", 25)),
-                report_dir=Path(payload["report_dir"]) if payload.get("report_dir") else None,
+                report_dir=Path(payload["report_dir"]) if payload.get("report_dir") else rt.settings.resolved_drill_report_dir(),
             )
             log.info("scheduled_drill", backup=backup.name, ok=report.ok)
         except LendShieldError as exc:  # a refused backup is a recorded, failed drill: not a job to retry

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # --- ops ---
     backup_dir: Path | None = None
     """Where `lendshield backup` writes; defaults to ``data_dir/backups``."""
+    drill_report_dir: Path | None = None
+    """Where restore drills write their JSON and HTML reports; defaults to ``data_dir/drills``."""
     drill_max_age_days: int = Field(default=30, ge=1)
     """A restore drill older than this raises an alert."""
     job_modules: list[str] = Field(default_factory=list)
@@ -65,6 +67,9 @@ class Settings(BaseSettings):
 
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    def resolved_drill_report_dir(self) -> Path:
+        return self.drill_report_dir if self.drill_report_dir is not None else self.data_dir / "drills"
 
     # --- gate ---
     consent_reprompt_limit: int = Field(default=1, ge=0)
