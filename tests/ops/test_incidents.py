@@ -96,6 +96,19 @@ def test_incident_endpoints_over_http(client, make_actor) -> None:  # type: igno
         f"/v1/incidents/{iid}/scope", json={"start": "2026-11-01T00:00:00Z", "end": "2026-11-30T00:00:00Z"}, headers=officer.headers
     )
     assert scoped.status_code == 200
+    affected = scoped.json()["affected"]
+    for naive in ({"start": "2026-11-01T00:00:00", "end": "2026-11-30T00:00:00Z"}, {"start": "2026-11-01T00:00:00Z", "end": "2026-11-30"}):
+        # A window without a time zone is ambiguous (whose midnight?): refused, not guessed.
+        refused = client.post(f"/v1/incidents/{iid}/scope", json=naive, headers=officer.headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "timezone" in refused.json()["detail"]
+    again = client.post(
+        f"/v1/incidents/{iid}/scope",
+        json={"start": "2026-11-01T08:00:00+08:00", "end": "2026-11-30T08:00:00+08:00"},
+        headers=officer.headers,
+    )
+    assert again.json()["affected"] == affected  # the same window written in China's time
     notices = client.get(f"/v1/incidents/{iid}/notices", headers=officer.headers)
     assert FACTS.contact in notices.json()["regulator"]["en"]
     assert client.get(f"/v1/incidents/{iid}/notices", headers=collector.headers).status_code == 403

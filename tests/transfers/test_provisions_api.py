@@ -171,6 +171,15 @@ def test_abroad_needs_cross_border_consent_and_an_unexpired_mechanism(
     assert "2026-11-30 (7 days left)" in warned.output
     listed = client.get("/v1/transfers/exports?kind=provision", headers=officer.headers).json()
     assert [e["id"] for e in listed] == [ok.headers["x-lendshield-export-id"]]
+    later = client.get(
+        "/v1/transfers/exports", params={"kind": "provision", "before": "2026-12-31T00:00:00+08:00"}, headers=officer.headers
+    )
+    assert [e["id"] for e in later.json()] == [ok.headers["x-lendshield-export-id"]]
+    earlier = client.get("/v1/transfers/exports", params={"before": "2026-01-01T00:00:00Z"}, headers=officer.headers)
+    assert earlier.json() == []
+    naive = client.get("/v1/transfers/exports", params={"before": "2026-12-31T00:00:00"}, headers=officer.headers)
+    assert naive.status_code == 422, naive.text  # whose midnight? refused, not guessed
+    assert "timezone" in naive.json()["detail"]
     assert client.get("/v1/transfers/exports", headers=service.headers).status_code == 403
 
     clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # 1 December 00:00 in Beijing: the contract ran out

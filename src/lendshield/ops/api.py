@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from lendshield.ops import incidents
 from lendshield.web.deps import PrincipalDep, RuntimeDep, unit_of_work
@@ -28,8 +27,9 @@ class IncidentIn(BaseModel):
 
 class ScopeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: datetime
-    end: datetime
+    # With an offset (RFC 3339): a window without one would be read in whichever zone the server is in.
+    start: AwareDatetime
+    end: AwareDatetime
     actor: Annotated[str, Field(max_length=64)] | None = None
 
 

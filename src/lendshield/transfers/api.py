@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import Response
+from pydantic import AwareDatetime
 
 from lendshield.errors import PayloadTooLarge
 from lendshield.transfers import config, formats, recipients, service, trace
@@ -106,7 +106,7 @@ def list_exports(
     rt: RuntimeDep,
     who: PrincipalDep,
     kind: Annotated[Literal["export", "provision"] | None, Query()] = None,
-    before: Annotated[datetime | None, Query(description="only those made before this time (page backwards)")] = None,
+    before: Annotated[AwareDatetime | None, Query(description="only those made before this time, with its offset (page backwards)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ExportOut]:
     with unit_of_work(rt) as session:
