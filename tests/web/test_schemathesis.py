@@ -10,6 +10,7 @@ the gate, the vault and the ledger.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import itertools
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -33,6 +35,19 @@ from lendshield.subjects import service as subjects
 from lendshield.web.app import create_app
 
 EXAMPLES = 10  # per operation and mode; the whole document takes about 30 s on 2 shared cores
+
+# "date-time" inputs as clients really send them: RFC 3339 with "Z" or an offset, and, as often,
+# without any offset at all. Those are not RFC 3339, but pydantic parses them as naive times: the
+# API must refuse them (422), never compare them with stored aware times (a 500).
+_OFFSETS = [None, dt.UTC, dt.timezone(dt.timedelta(hours=8)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
+schemathesis.openapi.format(
+    "date-time",
+    st.builds(
+        lambda when, tz: when.replace(tzinfo=tz).isoformat().replace("+00:00", "Z"),
+        st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+        st.sampled_from(_OFFSETS),
+    ),
+)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, response_headers_conformance]
 
 BORROWER = {
