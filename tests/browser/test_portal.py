@@ -174,3 +174,18 @@ def test_a_tampered_bundle_fails_in_the_browser(rt: Runtime, make_actor, live_se
     page.wait_for_selector("#verify[data-result]")
     assert page.locator("td.proof.verified").count() == 0
     assert "signature" in page.locator("#verify-status").inner_text()
+
+
+@pytest.mark.browser
+def test_a_bad_address_in_the_portal_is_a_page_not_json(rt: Runtime, live_server: str, page) -> None:  # type: ignore[no-untyped-def]
+    """A hand-edited or stale link shows an error page with a way back, in the page's language."""
+    if rt.engine.dialect.name != "sqlite":
+        pytest.skip("the pages' error answers do not depend on the database")
+    answer = page.goto(f"{live_server}/portal/no-such-page?lang=zh_CN")
+    assert answer is not None
+    assert answer.status == 404
+    assert page.get_by_role("heading", name="页面不存在").is_visible()
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("heading", name="Page not found").is_visible()
+    page.get_by_role("link", name="Back").click()
+    page.wait_for_url(f"{live_server}/portal/login")

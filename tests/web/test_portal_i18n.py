@@ -22,7 +22,7 @@ def _catalog() -> dict[str, object]:
 
 def _template_ids() -> set[str]:
     out: set[str] = set()
-    for path in sorted((WEB / "templates" / "portal").glob("*.html")):
+    for path in [*sorted((WEB / "templates" / "portal").glob("*.html")), WEB / "templates" / "error.html"]:
         with path.open("rb") as fh:
             for _line, msg, _comments, _ctx in extract("jinja2.ext:babel_extract", fh, keywords={"_": None, "ngettext": (1, 2)}):
                 out.add(msg if isinstance(msg, str) else msg[0])

@@ -6,13 +6,14 @@ import re
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lendshield.errors import LendShieldError
 from lendshield.logging_setup import scrub_text
+from lendshield.web.pages import render
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("lendshield.web")
@@ -48,24 +49,43 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+# The pages' paths: a browser there gets an HTML error page instead of problem+json.
+_PAGE_AREAS = ("/console", "/portal", "/transparency")
+
+
+def _page_error(request: Request, status: int) -> Response | None:
+    """The HTML error page for a browser on a page path (its Accept names text/html), else None.
+
+    It says what kind of error it was, never the error's text: that may name the input.
+    """
+    path = request.url.path
+    area = next((a for a in _PAGE_AREAS if path == a or path.startswith(a + "/")), None)
+    if area is None or "text/html" not in request.headers.get("accept", ""):
+        return None
+    return render(request, "error.html", status=status, code=status, back="/" if area == "/transparency" else area)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LendShieldError)
-    async def _domain(_request: Request, exc: LendShieldError) -> JSONResponse:
+    async def _domain(request: Request, exc: LendShieldError) -> Response:
         if exc.status >= 500:
             log.error("domain_error", code=exc.code)
-        return problem(exc.status, exc.title, exc.detail, exc.code, **exc.extra)
+        return _page_error(request, exc.status) or problem(exc.status, exc.title, exc.detail, exc.code, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem(400, "Malformed JSON", "the request body is not valid JSON", "malformed-json")
+            return _page_error(request, 400) or problem(400, "Malformed JSON", "the request body is not valid JSON", "malformed-json")
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
         detail = f"{'.'.join(first['loc'])}: {first['msg']}"
-        return problem(422, "Invalid input", detail, "invalid-input", errors=errors)
+        return _page_error(request, 422) or problem(422, "Invalid input", detail, "invalid-input", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        page = _page_error(request, exc.status_code)
+        if page is not None:
+            return page
         if exc.status_code == 413:
             return problem(413, "Payload too large", str(exc.detail), "payload-too-large")
         if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
@@ -75,9 +95,9 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail), f"http-{exc.status_code}")
 
     @app.exception_handler(Exception)
-    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
+    async def _crash(request: Request, exc: Exception) -> Response:
         log.error("unhandled_error", error_type=type(exc).__name__)
-        return problem(500, "Internal error", "an internal error occurred; it was logged", "internal")
+        return _page_error(request, 500) or problem(500, "Internal error", "an internal error occurred; it was logged", "internal")
 
 
 # --- the OpenAPI document: error answers and the credential, declared once for every route -----
