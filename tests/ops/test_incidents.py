@@ -8,6 +8,7 @@ import pytest
 
 from lendshield.errors import Forbidden
 from lendshield.ledger import subject_ref
+from lendshield.ledger.entry import rfc3339
 from lendshield.ops import incidents
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
@@ -68,16 +69,36 @@ def test_pipl_art57_affected_people_and_notices(rt: Runtime, make_actor) -> None
         incidents.mark_notified(session, rt, officer.principal, incident, subject_ref=subject_ref(rt.keys, a), channel="sms")
         again = incidents.draft_notices(session, rt, officer.principal, incident)
         session.commit()
-    notified = {p["subject_ref"]: p["notified_at"] for p in again["people"]}
-    assert notified[subject_ref(rt.keys, a)] is not None
-    assert notified[subject_ref(rt.keys, b)] is None
+    notified = {p["subject_ref"]: (p["notified_at"], p["channel"]) for p in again["people"]}
+    assert notified[subject_ref(rt.keys, a)] == (rfc3339(rt.clock.now()), "sms")
+    assert notified[subject_ref(rt.keys, b)] == (None, None)
+    assert again["regulator"]["notified_at"] == rfc3339(rt.clock.now())
+    assert again["regulator"]["channel"] == "cac-portal"
+    with rt.sessions() as session:
+        summary = incidents.get_incident(session, rt, officer.principal, incident)
+    assert summary["affected"] == 2
+    assert summary["people_notified"] == 1
+    assert summary["regulator_channel"] == "cac-portal"
+    assert summary["cause"] == FACTS.cause
 
 
 @pytest.mark.parametrize("role", ["customer_service", "collector", "admin", "auditor", "risk_officer"])
 def test_only_the_protection_officer_handles_incidents(rt: Runtime, make_actor, role: str) -> None:  # type: ignore[no-untyped-def]
     actor = make_actor(role)
+    officer = make_actor("protection_officer")
+    with rt.sessions() as session:
+        incident = incidents.open_incident(session, rt, officer.principal, FACTS)
+        session.commit()
     with rt.sessions() as session, pytest.raises(Forbidden):
         incidents.open_incident(session, rt, actor.principal, FACTS)
+    with rt.sessions() as session, pytest.raises(Forbidden):
+        incidents.list_incidents(session, rt, actor.principal)
+    with rt.sessions() as session, pytest.raises(Forbidden):
+        incidents.get_incident(session, rt, actor.principal, incident)
+    with rt.sessions() as session, pytest.raises(Forbidden):
+        incidents.draft_notices(session, rt, actor.principal, incident)
+    with rt.sessions() as session, pytest.raises(Forbidden):
+        incidents.mark_notified(session, rt, actor.principal, incident, subject_ref=None, channel="cac")
 
 
 def test_incident_endpoints_over_http(client, make_actor) -> None:  # type: ignore[no-untyped-def]
@@ -116,3 +137,24 @@ def test_incident_endpoints_over_http(client, make_actor) -> None:  # type: igno
     assert client.post(f"/v1/incidents/{iid}/notified", json={"channel": "cac"}, headers=officer.headers).status_code == 409
     unknown = "00000000-0000-0000-0000-000000000000"
     assert client.get(f"/v1/incidents/{unknown}/notices", headers=officer.headers).status_code == 404
+
+    # What was sent and when, per incident and across them (newest first).
+    second = client.post("/v1/incidents", json=body | {"title": "第二起"}, headers=officer.headers).json()["id"]
+    one = client.get(f"/v1/incidents/{iid}", headers=officer.headers)
+    assert one.status_code == 200
+    assert one.json()["regulator_channel"] == "cac"
+    assert one.json()["regulator_notified_at"].endswith("Z")
+    assert one.json()["contact"] == FACTS.contact
+    assert one.json()["affected"] == affected
+    listed = client.get("/v1/incidents", headers=officer.headers)
+    assert listed.status_code == 200
+    assert {i["id"] for i in listed.json()} == {iid, second}
+    assert next(i for i in listed.json() if i["id"] == second)["regulator_notified_at"] is None
+    assert [i["id"] for i in client.get("/v1/incidents?limit=1", headers=officer.headers).json()] in ([iid], [second])
+    assert client.get("/v1/incidents?limit=0", headers=officer.headers).status_code == 422
+    assert client.get(f"/v1/incidents/{unknown}", headers=officer.headers).status_code == 404
+    for path in ("/v1/incidents", f"/v1/incidents/{iid}"):
+        denied_get = client.get(path, headers=collector.headers)
+        assert denied_get.status_code == 403
+        assert denied_get.headers["content-type"] == "application/problem+json"
+    assert client.get("/v1/incidents").status_code == 401

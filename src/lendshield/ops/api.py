@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from lendshield.ops import incidents
@@ -42,6 +42,39 @@ class NotifiedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject_ref: Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")] | None = None
     channel: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class IncidentSummaryOut(BaseModel):
+    id: str
+    title: str
+    status: str
+    opened_at: str = Field(description="RFC 3339, UTC")
+    opened_by: str
+    affected: int = Field(description="people found affected so far (from the ledger or a leak trace)")
+    people_notified: int
+    regulator_notified_at: str | None
+    regulator_channel: str | None
+
+
+class IncidentOut(IncidentSummaryOut):
+    cause: str
+    harm: str
+    remedies: str
+    advice: str
+    contact: str
+
+
+@router.get("", response_model=list[IncidentSummaryOut])
+def list_incidents(rt: RuntimeDep, who: PrincipalDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    """Incidents, newest first, with how many people are affected and how far the notices went."""
+    with unit_of_work(rt) as session:
+        return incidents.list_incidents(session, rt, who, limit=limit)
+
+
+@router.get("/{incident_id}", response_model=IncidentOut)
+def get_incident(incident_id: IncidentId, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    with unit_of_work(rt) as session:
+        return incidents.get_incident(session, rt, who, incident_id)
 
 
 @router.post("", status_code=201)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lendshield import ledger
 from lendshield.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lendshield.ledger.entry import rfc3339
 from lendshield.ledger.models import LedgerEntryRow
 from lendshield.ops.models import IncidentRow, IncidentSubjectRow
 from lendshield.principals import Principal
@@ -202,11 +203,57 @@ def draft_notices(session: Session, rt: Runtime, who: Principal, incident_id: st
                 f"{_category_labels(rt, p.categories, 'en')}. Cause: {incident.cause}. Possible harm: {incident.harm}. "
                 f"What we have done: {incident.remedies}. What you can do: {incident.advice}. Contact: {incident.contact}."
             ),
-            "notified_at": p.notified_at.isoformat() if p.notified_at else None,
+            "notified_at": _when(p.notified_at),
+            "channel": p.channel,
         }
         for p in people
     ]
-    return {"incident": incident.id, "regulator": regulator, "people": notices}
+    sent = {"notified_at": _when(incident.regulator_notified_at), "channel": incident.regulator_channel}
+    return {"incident": incident.id, "regulator": regulator | sent, "people": notices}
+
+
+def _when(at: datetime | None) -> str | None:
+    return rfc3339(at) if at is not None else None
+
+
+def _summary(incident: IncidentRow, affected: int, notified: int) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "status": incident.status,
+        "opened_at": rfc3339(incident.opened_at),
+        "opened_by": incident.opened_by,
+        "affected": affected,
+        "people_notified": notified,
+        "regulator_notified_at": _when(incident.regulator_notified_at),
+        "regulator_channel": incident.regulator_channel,
+    }
+
+
+def _counts(session: Session, incident_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(affected, notified) per incident, in one query."""
+    s = IncidentSubjectRow
+    rows = session.execute(
+        select(s.incident_id, func.count(), func.count(s.notified_at)).where(s.incident_id.in_(incident_ids)).group_by(s.incident_id)
+    )
+    return {incident_id: (int(affected), int(notified)) for incident_id, affected, notified in rows}
+
+
+def list_incidents(session: Session, rt: Runtime, who: Principal, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The incidents, newest first, each with how many people are affected and how far the notices went."""
+    _officer(who)
+    incidents = list(session.scalars(select(IncidentRow).order_by(IncidentRow.opened_at.desc(), IncidentRow.id).limit(limit)))
+    counts = _counts(session, [i.id for i in incidents]) if incidents else {}
+    return [_summary(i, *counts.get(i.id, (0, 0))) for i in incidents]
+
+
+def get_incident(session: Session, rt: Runtime, who: Principal, incident_id: str) -> dict[str, Any]:
+    """One incident: its facts as the notices state them, and what was sent to whom and when."""
+    _officer(who)
+    incident = _incident(session, incident_id)
+    affected, notified = _counts(session, [incident.id]).get(incident.id, (0, 0))
+    facts = {name: getattr(incident, name) for name in ("cause", "harm", "remedies", "advice", "contact")}
+    return _summary(incident, affected, notified) | facts
 
 
 def mark_notified(session: Session, rt: Runtime, who: Principal, incident_id: str, *, subject_ref: str | None, channel: str) -> None:
@@ -217,7 +264,7 @@ def mark_notified(session: Session, rt: Runtime, who: Principal, incident_id: st
     if subject_ref is None:
         if incident.regulator_notified_at is not None:
             raise Conflict("the regulator was already notified")
-        incident.regulator_notified_at = now
+        incident.regulator_notified_at, incident.regulator_channel = now, channel[:32]
     else:
         row = session.scalar(
             select(IncidentSubjectRow).where(IncidentSubjectRow.incident_id == incident.id, IncidentSubjectRow.subject_ref == subject_ref)

@@ -71,6 +71,7 @@ class IncidentRow(Base):
     opened_at: Mapped[datetime]
     opened_by: Mapped[str] = mapped_column(String(64))
     regulator_notified_at: Mapped[datetime | None]
+    regulator_channel: Mapped[str | None] = mapped_column(String(32))
 
 
 class IncidentSubjectRow(Base):
