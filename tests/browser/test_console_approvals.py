@@ -20,6 +20,7 @@ from lendshield.devices.protocol import ACK_TYP
 from lendshield.loans.models import LoanRow
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
+from tests.browser.console_login import sign_in
 from tests.devices.support import IMEI, grant_device_consent
 
 PASSWORD = "Lantern-Orbit-93!"
@@ -78,12 +79,7 @@ def _pending_lock(rt: Runtime, clock: FrozenClock, make_actor) -> str:  # type: 
 
 
 def _sign_in(page, base: str, username: str, totp: pyotp.TOTP, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/console/login?lang=en")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("One-time code (authenticator app) or recovery code").fill(totp.at(clock.now()))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/console")
+    sign_in(page, base, username, PASSWORD, totp, clock)
 
 
 @pytest.mark.browser

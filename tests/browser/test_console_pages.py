@@ -14,6 +14,7 @@ from lendshield.clock import FrozenClock
 from lendshield.rights.models import RightsRequestRow
 from lendshield.runtime import Runtime
 from lendshield.watch.models import AlertRow
+from tests.browser.console_login import sign_in
 from tests.web.portal_helpers import make_borrower
 from tests.web.test_console_pages import PASSWORD, file_access_request, quick_hashing, raise_alert, staff_account
 
@@ -74,3 +75,48 @@ def test_officer_fulfils_reveals_and_resolves(rt: Runtime, clock: FrozenClock, m
     assert "month-end review" in page.content()
     with rt.sessions() as session:
         assert session.get(AlertRow, alert_id).status == "resolved"  # type: ignore[union-attr]
+
+
+@pytest.mark.browser
+def test_officer_opens_an_incident_and_records_the_notices(rt: Runtime, clock: FrozenClock, make_actor, live_server: str, page) -> None:  # type: ignore[no-untyped-def]
+    """A breach handled from the console at phone width (PIPL Art. 57): open, scope, notify."""
+    if rt.engine.dialect.name != "sqlite":
+        pytest.skip("the browser walk-through runs once, on the embedded default")
+    from datetime import timedelta
+
+    from lendshield.subjects import service as subjects
+
+    totp = staff_account(rt, make_actor, "protection_officer", "officer.li")
+    person = make_borrower(rt, make_actor)
+    with rt.sessions() as session:
+        reader = make_actor("loan_system").principal
+        subjects.read_fields(session, rt, reader, person.subject_id, ["name", "mobile"], purpose="loan_servicing", reason=None)
+        session.commit()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    sign_in(page, live_server, "officer.li", PASSWORD, totp, clock)
+    page.get_by_role("link", name="Incidents").click()
+    page.wait_for_url(f"{live_server}/console/incidents")
+    page.get_by_label("Title").fill("Collector laptop stolen")
+    page.get_by_label("Cause").fill("a laptop with an open console session was stolen")
+    page.get_by_label("Possible harm").fill("masked phone numbers and names may be used for nuisance calls")
+    page.get_by_label("Remedial measures taken").fill("sessions revoked, laptop wiped")
+    page.get_by_label("What people can do").fill("ignore calls asking for payment outside the official app")
+    page.get_by_label("Contact").fill("dpo@lender.example")
+    page.get_by_role("button", name="Open the incident").click()
+    assert page.get_by_role("status").inner_text() == "The incident was opened."
+
+    page.get_by_label("From").fill((clock.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Until").fill((clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Add the affected people").click()
+    assert page.get_by_role("status").inner_text() == "The affected people were added."
+    assert page.locator("#affected").inner_text() == "1"
+    assert "Collector laptop stolen" in page.locator("#regulator-zh").inner_text()
+
+    page.locator("#regulator-channel").select_option("cac-portal")
+    page.get_by_role("button", name="Record the regulator as notified").click()
+    assert "cac-portal" in page.locator("#regulator-notified").inner_text()
+    page.get_by_role("button", name="Record as sent").click()
+    assert page.locator("#people-notified").inner_text() == "1"
+    assert person.phone not in page.content()
+    page.screenshot(path=str(SHOTS / "console-incident.png"), full_page=True)

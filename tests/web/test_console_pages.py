@@ -137,7 +137,8 @@ def test_dashboard_shows_each_role_its_work(rt: Runtime, desks: dict[str, Desk],
 
 
 def test_signed_out_goes_to_sign_in(client: TestClient) -> None:
-    for path in ("/console", "/console/subjects", "/console/rights", "/console/alerts", "/console/ledger", "/console/reports"):
+    for area in ("", "/subjects", "/rights", "/alerts", "/ledger", "/reports", "/incidents"):
+        path = "/console" + area
         resp = client.get(path, follow_redirects=False)
         assert resp.status_code == 303, path
         assert resp.headers["location"] == "/console/login", path
@@ -328,3 +329,91 @@ def test_reports(rt: Runtime, desks: dict[str, Desk]) -> None:
 def test_chinese_is_the_default(desks: dict[str, Desk]) -> None:
     page = desks["protection_officer"].client.get("/console/rights?lang=zh_CN")
     assert "个人信息权利请求" in page.text or "权利请求" in page.text
+
+
+def test_incident_pages(rt: Runtime, clock: FrozenClock, desks: dict[str, Desk], person: Person, make_actor) -> None:  # type: ignore[no-untyped-def]
+    """The protection officer handles a breach from the console (PIPL Art. 57): opens it, finds who
+    was affected from the ledger, reads the drafted notices and records each one sent."""
+    from lendshield.ops.models import IncidentRow
+    from lendshield.subjects import service as subjects
+
+    officer = desks["protection_officer"]
+    start = clock.now() - timedelta(minutes=1)
+    with rt.sessions() as session:
+        reader = make_actor("loan_system").principal
+        subjects.read_fields(session, rt, reader, person.subject_id, ["name", "mobile"], purpose="loan_servicing", reason=None)
+        session.commit()
+    facts = {
+        "title": "<b>Laptop</b> stolen",
+        "cause": "a laptop with a session was stolen",
+        "harm": "nuisance calls",
+        "remedies": "sessions revoked",
+        "advice": "ignore calls asking for payment",
+        "contact": "dpo@lender.example",
+    }
+    listing = officer.client.get("/console/incidents?lang=en")
+    assert listing.status_code == 200
+    assert "No incident has been opened." in listing.text
+    missing = officer.client.post("/console/incidents", data=facts | {"cause": " ", "csrf": officer.csrf})
+    assert missing.status_code == 422
+    assert "cause: required" in missing.text
+    assert ">nuisance calls</textarea>" in missing.text  # the form comes back filled in, escaped
+    assert 'value="&lt;b&gt;Laptop&lt;/b&gt; stolen"' in missing.text
+    assert officer.client.post("/console/incidents", data=facts | {"csrf": "forged"}).status_code == 403
+    opened = officer.client.post("/console/incidents", data=facts | {"csrf": officer.csrf}, follow_redirects=False)
+    assert opened.status_code == 303
+    url = opened.headers["location"].partition("?")[0]
+    incident_id = url.rsplit("/", 1)[1]
+
+    page = officer.client.get(f"{url}?lang=en")
+    assert page.status_code == 200
+    assert "<b>Laptop</b>" not in page.text  # escaped
+    assert "No one has been found affected yet." in page.text
+    until = (clock.now() + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    bad_window = officer.client.post(f"{url}/scope", data={"start": until, "end": until, "csrf": officer.csrf})
+    assert bad_window.status_code == 422
+    assert "the window must end after it starts" in bad_window.text
+    scoped = officer.client.post(
+        f"{url}/scope", data={"start": start.strftime("%Y-%m-%dT%H:%M"), "end": until, "csrf": officer.csrf}, follow_redirects=False
+    )
+    assert scoped.status_code == 303
+    page = officer.client.get(f"{url}?lang=en&done=scoped")
+    assert re.search(r'id="affected">1<', page.text)
+    assert "Contact details" in page.text  # the regulator's notice names the categories
+    assert person.phone not in page.text
+    assert "王芳" not in page.text
+    ref = re.search(r'name="subject_ref" value="([0-9a-f]{64})"', page.text)
+    assert ref
+
+    assert officer.client.post(f"{url}/notified", data={"channel": "pigeon", "csrf": officer.csrf}).status_code == 422
+    told = officer.client.post(f"{url}/notified", data={"channel": "cac-portal", "csrf": officer.csrf}, follow_redirects=False)
+    assert told.status_code == 303
+    person_told = officer.client.post(
+        f"{url}/notified", data={"channel": "sms", "subject_ref": ref.group(1), "csrf": officer.csrf}, follow_redirects=False
+    )
+    assert person_told.status_code == 303
+    again = officer.client.post(f"{url}/notified", data={"channel": "letter", "csrf": officer.csrf})
+    assert again.status_code == 409
+    assert "already notified" in again.text
+    page = officer.client.get(f"{url}?lang=en")
+    assert re.search(r'id="people-notified">1<', page.text)
+    assert "cac-portal" in re.search(r'id="regulator-notified">([^<]*)<', page.text).group(1)  # type: ignore[union-attr]
+    assert 'id="regulator-form"' not in page.text
+    with rt.sessions() as session:
+        incident = session.get(IncidentRow, incident_id)
+        assert incident is not None
+        assert incident.regulator_channel == "cac-portal"
+        actions = list(session.scalars(text("SELECT action FROM ledger_entries WHERE action LIKE 'incident.%' ORDER BY seq")))
+    assert actions == ["incident.open", "incident.scope", "incident.notify", "incident.notify"]
+    listing = officer.client.get("/console/incidents")
+    assert f"/console/incidents/{incident_id}" in listing.text
+    assert 'href="/console/incidents"' in listing.text  # the officer's nav
+
+    for role in ("auditor", "collector", "admin"):
+        desk = desks[role]
+        assert desk.client.get("/console/incidents").status_code == 403
+        assert desk.client.get(url).status_code == 403
+        assert desk.client.post(f"{url}/notified", data={"channel": "sms", "csrf": desk.csrf}).status_code == 403
+        assert desk.client.post("/console/incidents", data=facts | {"csrf": desk.csrf}).status_code == 403
+        assert 'href="/console/incidents"' not in desk.client.get("/console").text
+    assert officer.client.get("/console/incidents/00000000-0000-0000-0000-000000000000").status_code == 404

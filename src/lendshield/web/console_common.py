@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendshield.accounts import service as accounts
-from lendshield.errors import LendShieldError
+from lendshield.errors import InvalidInput, LendShieldError
 from lendshield.policy import Effect
 from lendshield.principals import Principal
 from lendshield.rights import service as rights
@@ -107,3 +107,14 @@ def by_urgency(views: Sequence[rights.RequestView], states: dict[str, DeadlineSt
 
 def utc(when: dt.datetime | None) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if when else ""
+
+
+def form_time(raw: str | None, name: str) -> dt.datetime | None:
+    """A form's date and time (``datetime-local``: no offset) as UTC, the zone the console shows."""
+    if not raw:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: a date and time like 2026-11-23T10:00") from exc
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)

@@ -20,9 +20,9 @@ from sqlalchemy import BigInteger, String, Text, column, select, table
 from sqlalchemy.orm import Session
 
 from lendshield.db.base import UTCDateTime
-from lendshield.errors import Forbidden, InvalidInput, LendShieldError
+from lendshield.errors import Forbidden, LendShieldError
 from lendshield.ledger import proofs, tree
-from lendshield.web.console_common import SessionCookie, page, refused, signed_in, utc
+from lendshield.web.console_common import SessionCookie, form_time, page, refused, signed_in, utc
 from lendshield.web.deps import RuntimeDep, unit_of_work
 from lendshield.web.pages import _to_login
 
@@ -49,17 +49,6 @@ class Search:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     before: int | None = None
-
-
-def _when(raw: str | None, name: str) -> dt.datetime | None:
-    if not raw:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{name}: a date and time like 2026-11-23T10:00") from exc
-    # The form's times are UTC, as the entries are shown.
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
 
 
 def _like(pattern: str) -> str:
@@ -137,8 +126,8 @@ def ledger_page(
             seq=int(seq) if seq else None,
             action=action or None,
             actor=actor or None,
-            since=_when(since, "since"),
-            until=_when(until, "until"),
+            since=form_time(since, "since"),
+            until=form_time(until, "until"),
             before=int(before) if before else None,
         )
     except Forbidden as exc:

@@ -27,6 +27,7 @@ ROUTER_MODULES = (
     "lendshield.web.console_subjects",
     "lendshield.web.console_rights",
     "lendshield.web.console_alerts",
+    "lendshield.web.console_incidents",
     "lendshield.web.console_ledger",
     "lendshield.web.console_reports",
     "lendshield.web.portal",
