@@ -158,3 +158,56 @@ def test_incident_endpoints_over_http(client, make_actor) -> None:  # type: igno
         assert denied_get.status_code == 403
         assert denied_get.headers["content-type"] == "application/problem+json"
     assert client.get("/v1/incidents").status_code == 401
+
+
+def test_an_unsent_regulator_notice_alerts_once_past_the_internal_deadline(rt: Runtime, make_actor, client) -> None:  # type: ignore[no-untyped-def]
+    """REGULATION.md: PIPL Art. 57 sets no hours, so LendShield keeps an internal deadline
+    (``incident_notice_hours``, 72 by default): past it, one alert (ledger entry, error log), the
+    console and /metrics show the incident as overdue until the regulator is notified."""
+    from sqlalchemy import func, select
+
+    from lendshield.ledger.models import LedgerEntryRow
+    from lendshield.ops import jobs as ops_jobs
+    from lendshield.ops import queue
+
+    queue.load_handler_modules(list(ops_jobs.BUILTIN_JOB_MODULES))
+    officer = make_actor("protection_officer")
+    with rt.sessions() as session:
+        incident = incidents.open_incident(session, rt, officer.principal, FACTS)
+        session.commit()
+
+    def alerts() -> int:
+        with rt.sessions() as session:
+            query = select(func.count()).select_from(LedgerEntryRow).where(LedgerEntryRow.action == "incident.notice_overdue")
+            return int(session.scalar(query) or 0)
+
+    def overdue_gauge() -> str:
+        line = next(x for x in client.get("/metrics").text.splitlines() if x.startswith("lendshield_incident_notices_overdue "))
+        return line.split()[1]
+
+    def check() -> dict[str, object]:
+        with rt.sessions() as session:
+            ops_jobs.incident_sla(session, rt, {})
+            session.commit()
+            return incidents.get_incident(session, rt, officer.principal, incident)
+
+    rt.clock.advance(timedelta(hours=rt.settings.incident_notice_hours - 1))  # type: ignore[attr-defined]
+    summary = check()
+    assert summary["regulator_notice_overdue"] is False
+    assert alerts() == 0
+    assert overdue_gauge() == "0.0"
+    rt.clock.advance(timedelta(hours=1, seconds=1))  # type: ignore[attr-defined]
+    summary = check()
+    assert summary["regulator_notice_overdue"] is True
+    assert alerts() == 1
+    assert overdue_gauge() == "1.0"
+    rt.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    check()
+    assert alerts() == 1  # once per incident, not every hour
+    listed = client.get("/v1/incidents", headers=officer.headers).json()
+    assert listed[0]["regulator_notice_overdue"] is True
+    with rt.sessions() as session:
+        incidents.mark_notified(session, rt, officer.principal, incident, subject_ref=None, channel="cac-portal")
+        session.commit()
+    assert check()["regulator_notice_overdue"] is False
+    assert overdue_gauge() == "0.0"

@@ -54,6 +54,7 @@ def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_
             "ledger.integrate",
             "ops.drill_age",
             "ops.sweep_jobs",
+            "ops.incident_sla",
             "collection.purge_recordings",
             "rights.deadline_alerts",
             "rights.retention_sweep",
@@ -62,7 +63,7 @@ def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_
         assert ops_jobs.ensure_maintenance(session, rt) == []  # a second worker starts nothing
         session.commit()
 
-    assert queue.work(rt, once=True) == 6  # the watch's first run waits for its interval
+    assert queue.work(rt, once=True) == 7  # the watch's first run waits for its interval
     with rt.sessions() as session:
         signed = session.scalar(select(func.max(LedgerCheckpoint.size)))
         entries = session.scalar(select(func.count()).select_from(LedgerEntryRow))
@@ -76,8 +77,34 @@ def test_maintenance_chains_start_once_and_requeue_themselves(rt: Runtime, make_
         assert nxt.run_at > clock.now()
     assert queue.work(rt, once=True) == 0
     clock.advance(timedelta(hours=1, seconds=1))
-    # Hourly: integration, the drill-age check, the purge, rights deadlines and the watch; the sweeps are daily.
-    assert queue.work(rt, once=True) == 5
+    # Hourly: integration, the drill-age and incident checks, the purge, rights deadlines and the watch; the sweeps are daily.
+    assert queue.work(rt, once=True) == 6
+
+
+def test_the_embedded_default_runs_scheduled_backups_and_the_queue_only_checks_in_process(
+    rt: Runtime, make_actor, clock: FrozenClock, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """With no worker, the web process's runner (jobs_enabled) works the queue for the jobs only the
+    queue carries, and leaves the rest (which it runs itself) to a worker, should one be started."""
+    from lendshield.jobs import default_runner
+
+    writer = make_actor("loan_system")
+    with rt.sessions() as session:
+        subjects.create_subject(session, rt, writer.principal, kind="borrower", fields={"name": "测试", "mobile": "13800000003"})
+        recipient = generate_identity(tmp_path / "backup.key")
+        enqueue(session, "ops.backup", {"recipient": recipient, "out_dir": str(tmp_path / "backups"), "every_s": 86400}, now=clock.now())
+        enqueue(session, "ledger.integrate", {"every_s": 1.0}, now=clock.now(), unique_key="chain:ledger.integrate")  # a worker's chain
+        session.commit()
+
+    runner = default_runner(rt)
+    runner.run_pending()  # one round, as the web process's runner thread does
+    assert len(list((tmp_path / "backups").glob("lendshield-*.backup"))) == 1
+    assert _waiting(rt, "ops.backup")  # the next backup is scheduled
+    for kind in ("ops.drill_age", "ops.sweep_jobs", "ops.incident_sla"):
+        assert len(_waiting(rt, kind)) == 1, kind  # started, ran, and queued their next run
+    assert _actions(rt, "ops.drill_overdue") == 1  # never drilled
+    assert len(_waiting(rt, "ledger.integrate")) == 1  # the runner integrates itself; a worker's chain is the worker's
+    assert ops_jobs.start_queue_only_chains(rt) == []  # already running: nothing new
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # backups and drills on PostgreSQL: test_backup_drill
@@ -89,6 +116,9 @@ def test_drill_age_alerts_until_a_good_drill_and_again_when_it_is_old(rt: Runtim
         session.commit()
     assert queue.work(rt, once=True) == 1
     assert _actions(rt, "ops.drill_overdue") == 1  # never drilled: overdue
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert queue.work(rt, once=True) == 1
+    assert _actions(rt, "ops.drill_overdue") == 1  # still overdue: one alert per spell, not one an hour
 
     identity = tmp_path / "backup.key"
     recipient = generate_identity(identity)

@@ -408,6 +408,16 @@ def test_incident_pages(rt: Runtime, clock: FrozenClock, desks: dict[str, Desk],
     listing = officer.client.get("/console/incidents")
     assert f"/console/incidents/{incident_id}" in listing.text
     assert 'href="/console/incidents"' in listing.text  # the officer's nav
+    late = officer.client.post("/console/incidents", data=facts | {"title": "older", "csrf": officer.csrf}, follow_redirects=False)
+    late_id = late.headers["location"].partition("?")[0].rsplit("/", 1)[1]
+    with rt.sessions() as session:  # opened four days ago, the regulator not told: past the 72-hour deadline
+        row = session.get(IncidentRow, late_id)
+        assert row is not None
+        row.opened_at = clock.now() - timedelta(hours=96)
+        session.commit()
+    listing = officer.client.get("/console/incidents?lang=en")
+    assert listing.text.count("overdue since") == 1
+    assert "overdue since" in officer.client.get(f"/console/incidents/{late_id}?lang=en").text
 
     for role in ("auditor", "collector", "admin"):
         desk = desks[role]

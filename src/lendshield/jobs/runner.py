@@ -124,6 +124,7 @@ def default_runner(rt: Runtime) -> PeriodicRunner:
     """The jobs every LendShield web process runs."""
     from lendshield.collection.recordings import purge_job
     from lendshield.ledger.tree import integrate_all
+    from lendshield.ops.jobs import start_queue_only_chains, work_in_process
     from lendshield.rights.alerts import deadline_alerts
     from lendshield.rights.retention import sweep_job
     from lendshield.watch.jobs import schedule as schedule_watch
@@ -136,4 +137,7 @@ def default_runner(rt: Runtime) -> PeriodicRunner:
     runner.every(3600, "collection.purge_recordings", lambda: purge_job(rt))
     runner.every(3600, "rights.deadline_alerts", lambda: deadline_alerts(rt))
     runner.every(86_400, "rights.retention_sweep", lambda: sweep_job(rt))
+    # Scheduled backups and drills, the drill-age and incident-deadline alerts: from the queue.
+    runner.every(600, "ops.queue_chains", lambda: start_queue_only_chains(rt))
+    runner.every(5, "ops.queue", lambda: work_in_process(rt))
     return runner

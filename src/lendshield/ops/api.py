@@ -54,6 +54,8 @@ class IncidentSummaryOut(BaseModel):
     people_notified: int
     regulator_notified_at: str | None
     regulator_channel: str | None
+    regulator_notice_due_by: str = Field(description="the internal deadline (settings incident_notice_hours), RFC 3339, UTC")
+    regulator_notice_overdue: bool
 
 
 class IncidentOut(IncidentSummaryOut):

@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
         every_hours: float = typer.Option(24.0, "--every-hours", min=0.01, help="Period between backups."),
         out: Path = typer.Option(None, "--out", help="Directory for the backups (default: settings backup_dir)."),
     ) -> None:
-        """Back up on a schedule, run by `lendshield worker` (the first backup is taken now)."""
+        """Back up on a schedule, run by `lendshield worker` or the embedded server (the first backup is taken now)."""
         from lendshield.crypto.backup_keys import parse_recipient
         from lendshield.ops import jobs as ops_jobs
         from lendshield.ops.queue import enqueue
@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
             None, "--report-dir", help="Where to write each drill's JSON and HTML report (default: settings drill_report_dir)."
         ),
     ) -> None:
-        """Drill the newest backup on a schedule, run by `lendshield worker` (the first drill runs now)."""
+        """Drill the newest backup on a schedule, run by `lendshield worker` or the embedded server (the first runs now)."""
         from lendshield.ops import jobs as ops_jobs
         from lendshield.ops.queue import enqueue
 

@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -216,7 +216,25 @@ def _when(at: datetime | None) -> str | None:
     return rfc3339(at) if at is not None else None
 
 
-def _summary(incident: IncidentRow, affected: int, notified: int) -> dict[str, Any]:
+def regulator_notice_due(rt: Runtime, incident: IncidentRow) -> datetime:
+    """When the regulator's notice is due under the internal deadline (``incident_notice_hours``)."""
+    return incident.opened_at + timedelta(hours=rt.settings.incident_notice_hours)
+
+
+def _overdue(rt: Runtime, incident: IncidentRow, now: datetime) -> bool:
+    return incident.regulator_notified_at is None and now > regulator_notice_due(rt, incident)
+
+
+def overdue_incidents(session: Session, rt: Runtime, now: datetime) -> list[IncidentRow]:
+    """Open incidents whose regulator notice is past its internal deadline and not yet sent."""
+    cutoff = now - timedelta(hours=rt.settings.incident_notice_hours)
+    query = select(IncidentRow).where(
+        IncidentRow.status == "open", IncidentRow.regulator_notified_at.is_(None), IncidentRow.opened_at < cutoff
+    )
+    return list(session.scalars(query.order_by(IncidentRow.opened_at)))
+
+
+def _summary(rt: Runtime, incident: IncidentRow, affected: int, notified: int) -> dict[str, Any]:
     return {
         "id": incident.id,
         "title": incident.title,
@@ -227,6 +245,8 @@ def _summary(incident: IncidentRow, affected: int, notified: int) -> dict[str, A
         "people_notified": notified,
         "regulator_notified_at": _when(incident.regulator_notified_at),
         "regulator_channel": incident.regulator_channel,
+        "regulator_notice_due_by": rfc3339(regulator_notice_due(rt, incident)),
+        "regulator_notice_overdue": _overdue(rt, incident, rt.clock.now()),
     }
 
 
@@ -244,7 +264,7 @@ def list_incidents(session: Session, rt: Runtime, who: Principal, *, limit: int 
     _officer(who)
     incidents = list(session.scalars(select(IncidentRow).order_by(IncidentRow.opened_at.desc(), IncidentRow.id).limit(limit)))
     counts = _counts(session, [i.id for i in incidents]) if incidents else {}
-    return [_summary(i, *counts.get(i.id, (0, 0))) for i in incidents]
+    return [_summary(rt, i, *counts.get(i.id, (0, 0))) for i in incidents]
 
 
 def get_incident(session: Session, rt: Runtime, who: Principal, incident_id: str) -> dict[str, Any]:
@@ -253,7 +273,7 @@ def get_incident(session: Session, rt: Runtime, who: Principal, incident_id: str
     incident = _incident(session, incident_id)
     affected, notified = _counts(session, [incident.id]).get(incident.id, (0, 0))
     facts = {name: getattr(incident, name) for name in ("cause", "harm", "remedies", "advice", "contact")}
-    return _summary(incident, affected, notified) | facts
+    return _summary(rt, incident, affected, notified) | facts
 
 
 def mark_notified(session: Session, rt: Runtime, who: Principal, incident_id: str, *, subject_ref: str | None, channel: str) -> None:

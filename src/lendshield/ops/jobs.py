@@ -6,14 +6,19 @@ one waiting run per chain), so any number of workers share a schedule without ru
 | kind | what | default period |
 |---|---|---|
 | ``ledger.integrate`` | integrate appended entries into the tree and sign a checkpoint | ``ledger_integrate_interval_s`` |
-| ``ops.drill_age`` | alert (ledger entry, error log) when the last good drill is older than ``drill_max_age_days`` | 1 hour |
+| ``ops.drill_age`` | alert (ledger entry, error log) once when the last good drill gets older than ``drill_max_age_days`` | 1 hour |
 | ``ops.sweep_jobs`` | delete finished job rows older than 7 days (the queue's own retention) | 1 day |
+| ``ops.incident_sla`` | alert (ledger entry, error log) once per incident whose regulator notice is overdue | 1 hour |
 | ``collection.purge_recordings`` | delete collection evidence past ``collection_retention_days`` | 1 hour |
 | ``rights.deadline_alerts`` | alert on rights requests near or past their deadline | 1 hour |
 | ``rights.retention_sweep`` | the retention sweep of the rights package | 1 day |
 | ``ops.backup`` | `lendshield backup` to a recipient (scheduled with `lendshield jobs schedule-backups`) | as scheduled |
 | ``ops.restore_drill`` | drill the newest backup (scheduled with `lendshield jobs schedule-drills`) | as scheduled |
 | ``watch.run`` | insider watch (``lendshield.watch.jobs``) | watch.yaml |
+
+In the embedded default (``jobs_enabled``) the web process's runner works the queue for the jobs
+that only the queue carries (``IN_PROCESS_KINDS``: scheduled backups and drills, the drill-age and
+incident-deadline alerts, the queue's sweep); the others it runs itself (``jobs.runner``).
 """
 
 from __future__ import annotations
@@ -67,20 +72,45 @@ def ensure_maintenance(session: Session, rt: Runtime) -> list[str]:
     """
     from lendshield.watch import jobs as watch_jobs
 
-    started = []
-    now = rt.clock.now()
     chains = (
         ("ledger.integrate", rt.settings.ledger_integrate_interval_s),
-        ("ops.drill_age", HOUR),
-        ("ops.sweep_jobs", DAY),
+        *QUEUE_ONLY_CHAINS,
         *((kind, every) for kind, (_m, _n, every) in DOMAIN_PERIODIC.items()),
     )
-    for kind, every_s in chains:
-        if enqueue(session, kind, {"every_s": every_s}, now=now, unique_key=f"chain:{kind}") is not None:
-            started.append(kind)
+    started = _start_chains(session, rt, chains)
     if watch_jobs.queue_next(session, rt) is not None:
         started.append(watch_jobs.KIND)
     return started
+
+
+QUEUE_ONLY_CHAINS = (("ops.drill_age", HOUR), ("ops.sweep_jobs", DAY), ("ops.incident_sla", HOUR))
+"""Maintenance the web runner does not do itself: in the embedded default it works the queue for them."""
+IN_PROCESS_KINDS = ("ops.backup", "ops.restore_drill", *(kind for kind, _every in QUEUE_ONLY_CHAINS))
+
+
+def _start_chains(session: Session, rt: Runtime, chains: tuple[tuple[str, float], ...]) -> list[str]:
+    now = rt.clock.now()
+    started = []
+    for kind, every_s in chains:
+        if enqueue(session, kind, {"every_s": every_s}, now=now, unique_key=f"chain:{kind}") is not None:
+            started.append(kind)
+    return started
+
+
+def start_queue_only_chains(rt: Runtime) -> list[str]:
+    """For the web runner: start the chains of ``QUEUE_ONLY_CHAINS`` that are not running."""
+    with rt.sessions() as session:
+        started = _start_chains(session, rt, QUEUE_ONLY_CHAINS)
+        session.commit()
+    return started
+
+
+def work_in_process(rt: Runtime) -> int:
+    """For the web runner: the embedded default's share of the queue, every due job of
+    ``IN_PROCESS_KINDS``. Returns how many ran."""
+    from lendshield.ops import queue
+
+    return queue.work(rt, once=True, kinds=IN_PROCESS_KINDS)
 
 
 @job("ledger.integrate")
@@ -103,7 +133,11 @@ def drill_overdue(rt: Runtime, now: datetime) -> tuple[bool, datetime | None]:
 def drill_age(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
     now = rt.clock.now()
     overdue, last = drill_overdue(rt, now)
-    if overdue:
+    # One alert per overdue spell (keyed by the last good drill), not one an hour: the chain's payload
+    # carries what was alerted, and /metrics shows the state for as long as it lasts.
+    spell = rfc3339(last) if last else "never"
+    alerted = overdue and payload.get("alerted_for") == spell
+    if overdue and not alerted:
         # The seed: 定期对数据实行备份和恢复测试 (regular backups and recovery tests). An overdue drill
         # is recorded where auditors look, and logged at error level for the operator's alerting.
         log.error("restore_drill_overdue", last_good=rfc3339(last) if last else None, max_age_days=rt.settings.drill_max_age_days)
@@ -118,7 +152,32 @@ def drill_age(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
                 details={"last_good": rfc3339(last) if last else None, "max_age_days": rt.settings.drill_max_age_days},
             ),
         )
-    chain(session, rt, "ops.drill_age", {}, float(payload.get("every_s", HOUR)))
+    chain(session, rt, "ops.drill_age", {"alerted_for": spell} if overdue else {}, float(payload.get("every_s", HOUR)))
+
+
+@job("ops.incident_sla")
+def incident_sla(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
+    from lendshield.ops.incidents import overdue_incidents, regulator_notice_due
+
+    now = rt.clock.now()
+    for incident in overdue_incidents(session, rt, now):
+        if incident.notice_overdue_alerted_at is not None:
+            continue  # one alert per incident; the console and /metrics keep showing it
+        due = rfc3339(regulator_notice_due(rt, incident))
+        log.error("incident_notice_overdue", incident=incident.id, due=due)
+        ledger.append(
+            session,
+            ledger.Entry(
+                time=now,
+                actor=SYSTEM.id,
+                action="incident.notice_overdue",
+                object=f"incident:{incident.id}",
+                decision="alert",
+                details={"due": due, "notice_hours": rt.settings.incident_notice_hours},
+            ),
+        )
+        incident.notice_overdue_alerted_at = now
+    chain(session, rt, "ops.incident_sla", {}, float(payload.get("every_s", HOUR)))
 
 
 @job("ops.sweep_jobs")

@@ -72,6 +72,7 @@ class IncidentRow(Base):
     opened_by: Mapped[str] = mapped_column(String(64))
     regulator_notified_at: Mapped[datetime | None]
     regulator_channel: Mapped[str | None] = mapped_column(String(32))
+    notice_overdue_alerted_at: Mapped[datetime | None]
 
 
 class IncidentSubjectRow(Base):

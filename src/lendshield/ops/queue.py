@@ -14,7 +14,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,8 +91,11 @@ def enqueue(
     return row.id
 
 
-def claim(session: Session, worker: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Claimed | None:
-    """Take the next due job (or one whose worker's lease ran out) and lease it to ``worker``."""
+def claim(
+    session: Session, worker: str, now: datetime, lease: timedelta = DEFAULT_LEASE, kinds: Collection[str] | None = None
+) -> Claimed | None:
+    """Take the next due job (or one whose worker's lease ran out) and lease it to ``worker``;
+    with ``kinds``, only a job of those kinds."""
     query = (
         select(JobRow)
         .where(
@@ -104,6 +107,8 @@ def claim(session: Session, worker: str, now: datetime, lease: timedelta = DEFAU
         .order_by(JobRow.run_at, JobRow.id)
         .limit(1)
     )
+    if kinds is not None:
+        query = query.where(JobRow.kind.in_(list(kinds)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     row = session.scalars(query).first()
@@ -117,10 +122,10 @@ def claim(session: Session, worker: str, now: datetime, lease: timedelta = DEFAU
     return Claimed(row.id, row.kind, dict(row.payload), row.attempts)
 
 
-def run_one(rt: Runtime, worker: str, lease: timedelta = DEFAULT_LEASE) -> bool:
-    """Claim and run one job; returns False when nothing was due."""
+def run_one(rt: Runtime, worker: str, lease: timedelta = DEFAULT_LEASE, kinds: Collection[str] | None = None) -> bool:
+    """Claim and run one job (of ``kinds``, if given); returns False when nothing was due."""
     with rt.sessions() as session:
-        claimed = claim(session, worker, rt.clock.now(), lease)
+        claimed = claim(session, worker, rt.clock.now(), lease, kinds)
         session.commit()
     if claimed is None:
         return False
@@ -164,12 +169,14 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
 
-def work(rt: Runtime, *, once: bool = False, idle_sleep: float = 1.0, lease: timedelta = DEFAULT_LEASE) -> int:
-    """The worker loop: run due jobs until stopped (or until none is due, with ``once``)."""
+def work(
+    rt: Runtime, *, once: bool = False, idle_sleep: float = 1.0, lease: timedelta = DEFAULT_LEASE, kinds: Collection[str] | None = None
+) -> int:
+    """The worker loop: run due jobs (of ``kinds``, if given) until stopped (or until none is due, with ``once``)."""
     me = worker_id()
     ran = 0
     while True:
-        if run_one(rt, me, lease):
+        if run_one(rt, me, lease, kinds):
             ran += 1
             continue
         if once:

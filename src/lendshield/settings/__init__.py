@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     """Where restore drills write their JSON and HTML reports; defaults to ``data_dir/drills``."""
     drill_max_age_days: int = Field(default=30, ge=1)
     """A restore drill older than this raises an alert."""
+    incident_notice_hours: float = Field(default=72.0, gt=0)
+    """The internal deadline for notifying the regulator of an incident (PIPL Art. 57 says "immediately"
+    and sets no hours): past it, an alert."""
     job_modules: list[str] = Field(default_factory=list)
     """Extra modules whose ``@job`` handlers a worker loads (plug-ins; LendShield's own load always)."""
     job_lease_s: int = Field(default=300, ge=5)

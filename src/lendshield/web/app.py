@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     mount_static(app)
     problem.document(app)
     metrics = Metrics()
-    from lendshield.ops.metrics import DrillCollector
+    from lendshield.ops.metrics import OpsCollector
 
-    metrics.registry.register(DrillCollector(rt))
+    metrics.registry.register(OpsCollector(rt))
     app.include_router(metrics_router(metrics))
     app.add_middleware(
         BodyLimit,

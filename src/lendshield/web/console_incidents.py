@@ -36,13 +36,16 @@ DONE = {
 FACT_NAMES = ("title", "cause", "harm", "remedies", "advice", "contact")
 
 
+_TIMES = ("opened_at", "regulator_notified_at", "regulator_notice_due_by", "notified_at")
+
+
 def _shown(when: str | None) -> str | None:
     """An RFC 3339 time of the incident service as the console shows times (UTC, to the minute)."""
     return utc(dt.datetime.fromisoformat(when.replace("Z", "+00:00"))) if when else None
 
 
 def _times(row: dict[str, Any]) -> dict[str, Any]:
-    return row | {k: _shown(row.get(k)) for k in ("opened_at", "regulator_notified_at", "notified_at") if k in row}
+    return row | {k: _shown(row.get(k)) for k in _TIMES if k in row}
 
 
 def _list(
