@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,16 @@ def test_escrow_backup_keys_and_recover_with_three_of_five(rt: Runtime, cli: Cli
     assert (tmp_path / "keys.json").read_bytes() == rt.settings.resolved_key_file().read_bytes()
 
 
-def test_jobs_list_and_drill_status(rt: Runtime, cli: CliRunner) -> None:
+def test_jobs_list_and_drill_status(rt: Runtime, cli: CliRunner, make_actor) -> None:  # type: ignore[no-untyped-def]
     listed = cli.invoke(app, ["jobs", "list"])
     assert listed.exit_code == 0, listed.output
     for kind in ("ledger.integrate", "ops.backup", "ops.restore_drill", "ops.drill_age", "watch.run"):
         assert kind in listed.output
+    make_actor("loan_system")  # the deployment's first ledger entry
+    fresh = cli.invoke(app, ["drill-status"])
+    assert fresh.exit_code == 0, fresh.output  # never drilled, but new: the first drill is not due yet
+    assert "last good drill: never (in service since" in fresh.output
+    rt.clock.advance(timedelta(days=rt.settings.drill_max_age_days, seconds=1))  # type: ignore[attr-defined]
     status = cli.invoke(app, ["drill-status"])
-    assert status.exit_code == 1  # never drilled
+    assert status.exit_code == 1  # never drilled, in service for longer than allowed
     assert "OVERDUE" in status.output

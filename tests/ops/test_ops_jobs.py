@@ -102,7 +102,7 @@ def test_the_embedded_default_runs_scheduled_backups_and_the_queue_only_checks_i
     assert _waiting(rt, "ops.backup")  # the next backup is scheduled
     for kind in ("ops.drill_age", "ops.sweep_jobs", "ops.incident_sla"):
         assert len(_waiting(rt, kind)) == 1, kind  # started, ran, and queued their next run
-    assert _actions(rt, "ops.drill_overdue") == 1  # never drilled
+    assert _actions(rt, "ops.drill_overdue") == 0  # the deployment is new: its first drill is not due yet
     assert len(_waiting(rt, "ledger.integrate")) == 1  # the runner integrates itself; a worker's chain is the worker's
     assert ops_jobs.start_queue_only_chains(rt) == []  # already running: nothing new
 
@@ -115,7 +115,10 @@ def test_drill_age_alerts_until_a_good_drill_and_again_when_it_is_old(rt: Runtim
         enqueue(session, "ops.drill_age", {"every_s": 3600}, now=clock.now())
         session.commit()
     assert queue.work(rt, once=True) == 1
-    assert _actions(rt, "ops.drill_overdue") == 1  # never drilled: overdue
+    assert _actions(rt, "ops.drill_overdue") == 0  # a new deployment has drill_max_age_days for its first drill
+    clock.advance(timedelta(days=rt.settings.drill_max_age_days, hours=1))
+    assert queue.work(rt, once=True) == 1
+    assert _actions(rt, "ops.drill_overdue") == 1  # never drilled, and in service longer than that: overdue
     clock.advance(timedelta(hours=1, seconds=1))
     assert queue.work(rt, once=True) == 1
     assert _actions(rt, "ops.drill_overdue") == 1  # still overdue: one alert per spell, not one an hour

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,12 @@ def _gauge(client: TestClient, name: str) -> float:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # one indexed query; the drill on both: test_backup_drill
-def test_metrics_report_the_restore_drill_age(rt: Runtime, client: TestClient, tmp_path: Path) -> None:
-    assert _gauge(client, "lendshield_restore_drill_overdue") == 1.0  # never drilled
+def test_metrics_report_the_restore_drill_age(rt: Runtime, client: TestClient, make_actor, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    make_actor("loan_system")  # the deployment's first ledger entry: in service from now
+    assert _gauge(client, "lendshield_restore_drill_overdue") == 0.0  # never drilled, but the first drill is not due yet
     assert _gauge(client, "lendshield_restore_drill_last_good_timestamp_seconds") == 0.0
+    rt.clock.advance(timedelta(days=rt.settings.drill_max_age_days, seconds=1))  # type: ignore[attr-defined]
+    assert _gauge(client, "lendshield_restore_drill_overdue") == 1.0  # now it is
     identity = tmp_path / "backup.key"
     backup = make_backup(rt, tmp_path / "backups", generate_identity(identity), SYSTEM)
     assert restore_drill(rt, backup.path, identity, SYSTEM, sample=1).ok

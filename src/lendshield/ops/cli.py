@@ -179,11 +179,12 @@ def register(app: typer.Typer) -> None:
     def drill_status() -> None:
         """When the last good restore drill finished; exit 1 when it is older than drill_max_age_days."""
         from lendshield.ledger.entry import rfc3339
-        from lendshield.ops.jobs import drill_overdue
+        from lendshield.ops.jobs import drill_overdue, in_service_since
 
         rt = context.runtime()
         overdue, last = drill_overdue(rt, rt.clock.now())
-        when = rfc3339(last) if last else "never"
+        since = in_service_since(rt) if last is None else None
+        when = rfc3339(last) if last else "never" + (f" (in service since {rfc3339(since)})" if since else "")
         typer.echo(f"last good drill: {when}; allowed age {rt.settings.drill_max_age_days} days: {'OVERDUE' if overdue else 'ok'}")
         if overdue:
             raise typer.Exit(1)

@@ -121,12 +121,22 @@ def integrate(session: Session, rt: Runtime, payload: dict[str, Any]) -> None:
     chain(session, rt, "ledger.integrate", {}, float(payload.get("every_s", rt.settings.ledger_integrate_interval_s)))
 
 
+def in_service_since(rt: Runtime) -> datetime | None:
+    """When this database began keeping records: the time of its first ledger entry (None: none yet)."""
+    from lendshield.ledger.models import LedgerEntryRow
+
+    with rt.sessions() as session:
+        return session.scalar(select(LedgerEntryRow.time).order_by(LedgerEntryRow.seq).limit(1))
+
+
 def drill_overdue(rt: Runtime, now: datetime) -> tuple[bool, datetime | None]:
-    """Whether the last good restore drill is older than ``drill_max_age_days`` (or there is none)."""
+    """Whether the last good restore drill is older than ``drill_max_age_days``; with no drill yet,
+    whether the deployment is (a new one has that long for its first drill). Returns the last good drill too."""
     from lendshield.ops.drill import last_good_drill
 
     last = last_good_drill(rt)
-    return last is None or now - last > timedelta(days=rt.settings.drill_max_age_days), last
+    since = last if last is not None else in_service_since(rt)
+    return since is not None and now - since > timedelta(days=rt.settings.drill_max_age_days), last
 
 
 @job("ops.drill_age")
