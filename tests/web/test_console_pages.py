@@ -418,6 +418,12 @@ def test_incident_pages(rt: Runtime, clock: FrozenClock, desks: dict[str, Desk],
     listing = officer.client.get("/console/incidents?lang=en")
     assert listing.text.count("overdue since") == 1
     assert "overdue since" in officer.client.get(f"/console/incidents/{late_id}?lang=en").text
+    dashboard = officer.client.get("/console?lang=en").text
+    assert "Incidents with notices to send" in dashboard
+    assert f"/console/incidents/{late_id}" in dashboard  # the regulator is not told yet, and it is late
+    assert "regulator notice overdue" in dashboard
+    assert f"/console/incidents/{incident_id}" not in dashboard  # every notice of this one was sent
+    assert "Incidents with notices to send" not in desks["auditor"].client.get("/console?lang=en").text
 
     for role in ("auditor", "collector", "admin"):
         desk = desks[role]

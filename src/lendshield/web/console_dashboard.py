@@ -1,7 +1,7 @@
 """The console's dashboard: what is waiting for the signed-in staff member, for their roles only.
 
 Rights requests (overdue and due soon first), pending device approvals, open insider-watch
-alerts. Each list comes from its domain's service, which checks the role; a section the role
+alerts, incidents whose notices are not all sent. Each list comes from its domain's service, which checks the role; a section the role
 may not see is left out rather than shown empty.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from lendshield.ops import incidents
 from lendshield.principals import Principal
 from lendshield.rights import alerts as rights_alerts
 from lendshield.rights import service as rights
@@ -56,6 +57,17 @@ def _alerts(rt: Runtime, who: Principal) -> dict[str, Any] | None:
     return {"open": len(open_), "acknowledged": len(acknowledged), "rows": items}
 
 
+def _incidents(rt: Runtime, who: Principal) -> list[dict[str, Any]] | None:
+    """Open incidents whose notices are not all sent, for the protection officer; overdue first."""
+    if not who.roles & incidents.OFFICER_ROLES:
+        return None
+    with unit_of_work(rt) as session:
+        rows = incidents.list_incidents(session, rt, who, limit=200)
+    waiting = [i for i in rows if i["status"] == "open" and (not i["regulator_notified_at"] or i["people_notified"] < i["affected"])]
+    waiting.sort(key=lambda i: (not i["regulator_notice_overdue"], i["regulator_notice_due_by"]))
+    return waiting[:SHOWN]
+
+
 @router.get("/console", response_model=None)
 def dashboard(request: Request, rt: RuntimeDep, ls_session: SessionCookie = None) -> Response:
     staff = signed_in(rt, ls_session)
@@ -69,5 +81,6 @@ def dashboard(request: Request, rt: RuntimeDep, ls_session: SessionCookie = None
         pending=_pending(rt, who),
         rights=_rights(rt, who),
         alerts=_alerts(rt, who),
+        incidents=_incidents(rt, who),
         may_read_subjects=bool(usable_purposes(rt, who)),
     )
