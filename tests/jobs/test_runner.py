@@ -106,3 +106,29 @@ def test_an_unwritable_lock_location_falls_back_to_running(tmp_path: Path) -> No
     assert _wait_for(lambda: "only" in hits)
     assert runner.leading
     runner.stop()
+
+
+def test_a_task_run_beside_does_not_hold_up_the_others_and_never_overlaps_itself() -> None:
+    """A backup or a drill from the queue may take minutes: the integrator keeps its pace meanwhile."""
+    import threading
+
+    release = threading.Event()
+    slow_runs: list[float] = []
+    ticks: list[float] = []
+
+    def slow() -> None:
+        slow_runs.append(time.monotonic())
+        release.wait(5)
+
+    runner = PeriodicRunner()
+    runner.every(0.05, "slow", slow, beside=True)
+    runner.every(0.05, "tick", lambda: ticks.append(time.monotonic()))
+    runner.start()
+    try:
+        assert _wait_for(lambda: len(ticks) >= 10), "the other task was held up"
+        assert len(slow_runs) == 1  # still running: later ticks of it were skipped, not stacked
+        release.set()
+        assert _wait_for(lambda: len(slow_runs) >= 2)
+    finally:
+        release.set()
+        runner.stop()

@@ -31,6 +31,31 @@ class _Task:
     due: float = 0.0
 
 
+class _Beside:
+    """Runs ``fn`` on a thread of its own, one run at a time; a tick while it runs is skipped.
+
+    For tasks that may take minutes (a backup, a restore drill) so that they never hold up the
+    ledger integrator on the runner's thread.
+    """
+
+    def __init__(self, name: str, fn: Callable[[], object]) -> None:
+        self.name, self.fn = name, fn
+        self._busy = threading.Lock()
+
+    def __call__(self) -> None:
+        if not self._busy.acquire(blocking=False):
+            return  # the last run is still going
+        threading.Thread(target=self._run, name=f"lendshield-{self.name}", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.fn()
+        except Exception as exc:  # as on the runner's own thread: logged, tried again at the next tick
+            log.error("job %s failed: %s", self.name, type(exc).__name__, extra={"job": self.name, "error": type(exc).__name__})
+        finally:
+            self._busy.release()
+
+
 class PeriodicRunner:
     def __init__(self, lock_path: Path | None = None) -> None:
         self._tasks: list[_Task] = []
@@ -68,8 +93,9 @@ class PeriodicRunner:
             os.close(self._lock_fd)  # closing the descriptor drops the flock
             self._lock_fd = None
 
-    def every(self, interval: float, name: str, fn: Callable[[], object]) -> None:
-        self._tasks.append(_Task(name, interval, fn))
+    def every(self, interval: float, name: str, fn: Callable[[], object], *, beside: bool = False) -> None:
+        """Run ``fn`` every ``interval`` seconds; with ``beside``, on a thread of its own (``_Beside``)."""
+        self._tasks.append(_Task(name, interval, _Beside(name, fn) if beside else fn))
 
     def run_pending(self) -> None:
         now = time.monotonic()
@@ -139,5 +165,5 @@ def default_runner(rt: Runtime) -> PeriodicRunner:
     runner.every(86_400, "rights.retention_sweep", lambda: sweep_job(rt))
     # Scheduled backups and drills, the drill-age and incident-deadline alerts: from the queue.
     runner.every(600, "ops.queue_chains", lambda: start_queue_only_chains(rt))
-    runner.every(5, "ops.queue", lambda: work_in_process(rt))
+    runner.every(5, "ops.queue", lambda: work_in_process(rt), beside=True)  # a backup must not hold up integration
     return runner
