@@ -95,7 +95,7 @@ def test_officer_opens_an_incident_and_records_the_notices(rt: Runtime, clock: F
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     sign_in(page, live_server, "officer.li", PASSWORD, totp, clock)
-    page.get_by_role("link", name="Incidents").click()
+    page.get_by_role("navigation").get_by_role("link", name="Incidents", exact=True).click()
     page.wait_for_url(f"{live_server}/console/incidents")
     page.get_by_label("Title").fill("Collector laptop stolen")
     page.get_by_label("Cause").fill("a laptop with an open console session was stolen")

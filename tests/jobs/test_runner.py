@@ -129,6 +129,12 @@ def test_a_task_run_beside_does_not_hold_up_the_others_and_never_overlaps_itself
         assert len(slow_runs) == 1  # still running: later ticks of it were skipped, not stacked
         release.set()
         assert _wait_for(lambda: len(slow_runs) >= 2)
+        release.clear()  # the next run blocks until set, and stop() waits for it
+        assert _wait_for(lambda: len(slow_runs) >= 3)
+        threading.Timer(0.3, release.set).start()
+        runner.stop(5)
+        assert release.is_set()  # stop() returned only once the run beside had been let finish
+        assert not [t for t in threading.enumerate() if t.name == "lendshield-slow" and t.is_alive()]
     finally:
         release.set()
         runner.stop()

@@ -3,7 +3,6 @@ and key material backed up apart from the data."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -99,9 +98,7 @@ def test_the_embedded_default_runs_scheduled_backups_and_the_queue_only_checks_i
 
     runner = default_runner(rt)
     runner.run_pending()  # one round, as the web process's runner thread does; the queue runs beside it
-    beside = next((t for t in threading.enumerate() if t.name == "lendshield-ops.queue"), None)
-    if beside is not None:
-        beside.join(60)
+    runner.stop(60)  # waits for the queue work beside it
     assert len(list((tmp_path / "backups").glob("lendshield-*.backup"))) == 1
     assert _waiting(rt, "ops.backup")  # the next backup is scheduled
     for kind in ("ops.drill_age", "ops.sweep_jobs", "ops.incident_sla"):

@@ -331,7 +331,9 @@ def test_after_the_last_attempt_the_delivery_is_failed_visible_and_can_be_retrie
 def test_the_web_process_job_runner_delivers(rt: Runtime, make_actor, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     agent = make_actor("customer_service").principal
     write(rt, agent.id, [f"d-{i}" for i in range(5)], decision="deny")
-    default_runner(rt).run_pending()  # the watch raises the alert, then the outbox sends it
+    runner = default_runner(rt)
+    runner.run_pending()  # the watch raises the alert, then the outbox sends it
+    runner.stop(30)
     assert [a["body"]["alert"]["rule"] for a in receiver.accepted] == ["repeated-denials"]
 
 

@@ -51,6 +51,7 @@ def test_periodic_task_and_queue_job(rt: Runtime, make_actor, clock: FrozenClock
     agent = make_actor("customer_service").principal
     write(rt, agent.id, [f"d-{i}" for i in range(5)], decision="deny")
     runner.run_pending()  # what a web process's job thread does every interval
+    runner.stop(30)  # and its queue work (backups, drills, the queue-only checks), which runs beside it
     assert len(alerts(rt, "repeated-denials")) == 1
 
     queue.load_handler_modules(["lendshield.watch.jobs"])
@@ -61,7 +62,7 @@ def test_periodic_task_and_queue_job(rt: Runtime, make_actor, clock: FrozenClock
     clock.advance(timedelta(minutes=20))
     write(rt, agent.id, [f"e-{i}" for i in range(5)], decision="deny")
     clock.advance(timedelta(seconds=10))
-    assert queue.run_one(rt, "test-worker")
+    assert queue.run_one(rt, "test-worker", kinds=("watch.run",))
     assert len(alerts(rt, "repeated-denials")) == 2
     with rt.sessions() as session:
         kinds = [(j.kind, j.status) for j in session.scalars(select(JobRow).where(JobRow.kind == "watch.run").order_by(JobRow.id))]

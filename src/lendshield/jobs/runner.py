@@ -41,11 +41,17 @@ class _Beside:
     def __init__(self, name: str, fn: Callable[[], object]) -> None:
         self.name, self.fn = name, fn
         self._busy = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def __call__(self) -> None:
         if not self._busy.acquire(blocking=False):
             return  # the last run is still going
-        threading.Thread(target=self._run, name=f"lendshield-{self.name}", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, name=f"lendshield-{self.name}", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:
@@ -127,10 +133,14 @@ class PeriodicRunner:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop ticking, and wait up to ``timeout`` for a run in progress, beside ones included."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        for task in self._tasks:
+            if isinstance(task.fn, _Beside):
+                task.fn.join(timeout)
         self._release()
 
 
