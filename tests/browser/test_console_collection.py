@@ -15,6 +15,7 @@ from lendshield.collection.models import OutboxRow
 from lendshield.loans.service import LoanEvent
 from lendshield.runtime import Runtime
 from lendshield.subjects import service as subjects
+from tests.browser.console_login import sign_in
 from tests.policy import gate_support as gs
 
 PASSWORD = "Lantern-Orbit-93!"
@@ -49,12 +50,7 @@ def test_a_threat_is_blocked_on_the_page(rt: Runtime, clock: FrozenClock, make_a
     )
     totp = pyotp.TOTP(made.totp_uri.split("secret=")[1].split("&")[0])
 
-    page.goto(f"{live_server}/console/login?lang=en")
-    page.get_by_label("User name").fill("collector.chen")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("One-time code (authenticator app) or recovery code").fill(totp.at(clock.now()))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/console")
+    sign_in(page, live_server, "collector.chen", PASSWORD, totp, clock)
     page.get_by_role("link", name="Collection").click()
     page.get_by_role("link", name="Contact").click()
     assert "138****5678" in page.content()

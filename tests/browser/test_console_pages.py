@@ -32,12 +32,7 @@ def test_officer_fulfils_reveals_and_resolves(rt: Runtime, clock: FrozenClock, m
     alert_id = raise_alert(rt, make_actor("collector").principal.id)
     SHOTS.mkdir(parents=True, exist_ok=True)
 
-    page.goto(f"{live_server}/console/login?lang=en")
-    page.get_by_label("User name").fill("officer.sun")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("One-time code (authenticator app) or recovery code").fill(totp.at(clock.now()))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/console")
+    sign_in(page, live_server, "officer.sun", PASSWORD, totp, clock)
     assert page.get_by_role("heading", name="Rights requests").is_visible()
     page.screenshot(path=str(SHOTS / "console-dashboard.png"), full_page=True)
 

@@ -137,7 +137,6 @@ def test_drill_refuses_a_snapshot_that_does_not_match_its_manifest(rt: Runtime, 
 
 def test_full_disk_leaves_no_file_that_looks_good(rt: Runtime, make_actor, tmp_path: Path, backup_key) -> None:  # type: ignore[no-untyped-def]
     """The backup command under a file-size limit (as on a full disk) fails cleanly: no *.backup, no *.partial."""
-    import os
     import resource
     import signal
     import subprocess
@@ -153,13 +152,9 @@ def test_full_disk_leaves_no_file_that_looks_good(rt: Runtime, make_actor, tmp_p
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
         resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
 
-    env = os.environ | {
-        "LENDSHIELD_DATA_DIR": str(rt.settings.data_dir),
-        "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url(),
-    }
     proc = subprocess.run(
         [sys.executable, "-m", "lendshield.cli", "backup", "--out", str(out), "--recipient", recipient],
-        env=env,
+        env=_cli_env(rt),
         capture_output=True,
         text=True,
         preexec_fn=small_disk,
@@ -174,17 +169,19 @@ def test_full_disk_leaves_no_file_that_looks_good(rt: Runtime, make_actor, tmp_p
     assert not list(out.glob("*.partial"))
 
 
-def _cli(rt: Runtime, cwd: Path, *argv: str):  # type: ignore[no-untyped-def]
+def _cli_env(rt: Runtime) -> dict[str, str]:
+    """The environment of a `lendshield` process on the test's database and data directory."""
     import os
+
+    return os.environ | {"LENDSHIELD_DATA_DIR": str(rt.settings.data_dir), "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url()}
+
+
+def _cli(rt: Runtime, cwd: Path, *argv: str):  # type: ignore[no-untyped-def]
     import subprocess
     import sys
 
-    env = os.environ | {
-        "LENDSHIELD_DATA_DIR": str(rt.settings.data_dir),
-        "LENDSHIELD_DATABASE_URL": rt.settings.resolved_database_url(),
-    }
     return subprocess.run(
-        [sys.executable, "-m", "lendshield.cli", *argv], env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+        [sys.executable, "-m", "lendshield.cli", *argv], env=_cli_env(rt), cwd=cwd, capture_output=True, text=True, check=False, timeout=300
     )
 
 

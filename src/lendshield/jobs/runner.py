@@ -31,6 +31,12 @@ class _Task:
     due: float = 0.0
 
 
+def _log_failure(name: str, exc: Exception) -> None:
+    # The name and the kind of failure in the message itself (extra fields are dropped by plain
+    # formatters); the exception text stays out, it may quote input.
+    log.error("job %s failed: %s", name, type(exc).__name__, extra={"job": name, "error": type(exc).__name__})
+
+
 class _Beside:
     """Runs ``fn`` on a thread of its own, one run at a time; a tick while it runs is skipped.
 
@@ -57,7 +63,7 @@ class _Beside:
         try:
             self.fn()
         except Exception as exc:  # as on the runner's own thread: logged, tried again at the next tick
-            log.error("job %s failed: %s", self.name, type(exc).__name__, extra={"job": self.name, "error": type(exc).__name__})
+            _log_failure(self.name, exc)
         finally:
             self._busy.release()
 
@@ -112,9 +118,7 @@ class PeriodicRunner:
             try:
                 task.fn()
             except Exception as exc:  # a task must never kill the runner; say which and why
-                # The name and the kind of failure in the message itself (extra fields are dropped by
-                # plain formatters); the exception text stays out, it may quote input.
-                log.error("job %s failed: %s", task.name, type(exc).__name__, extra={"job": task.name, "error": type(exc).__name__})
+                _log_failure(task.name, exc)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
